@@ -1,0 +1,1 @@
+"""Talking to other nodes: keys, signed envelopes, trust, privacy policy, gRPC."""

@@ -1,0 +1,75 @@
+"""The `decnet-fed` command line: argument parsing and dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from node import __version__
+from node.cli.node_commands import (
+    CommandError,
+    cmd_ingest,
+    cmd_init,
+    cmd_observations,
+    cmd_status,
+)
+from node.config import ConfigError, resolve_home
+from node.store import StoreError
+
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="decnet-fed",
+        description="Federated intelligence node for honeypot operators.",
+    )
+    parser.add_argument("--home", help="node home (default $DECNET_FED_HOME or ~/.decnet-fed)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--version", action="version", version=f"decnet-fed {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = add("init", cmd_init, "create the node home (config, store); safe to re-run")
+    init.add_argument("--name", help="node name (default: the host name)")
+
+    ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--follow", action="store_true",
+                        help="keep tailing the files; resumes from the saved offset on restart")
+
+    observations = add("observations", cmd_observations, "list attacker observations (per IP)")
+    observations.add_argument("--limit", type=int, default=None, help="at most N rows")
+
+    add("status", cmd_status, "show the node home, store size and counts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args.home = resolve_home(args.home)
+    try:
+        handler: Command = args.handler
+        return asyncio.run(handler(args))
+    except (CommandError, ConfigError, StoreError) as exc:
+        print(f"decnet-fed: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""CLI commands that work on the local node only: init, ingest, observations, status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from node.cli.render import format_bytes, print_json, print_pairs, print_table
+from node.config import Config
+from node.home import init_home, require_home
+from node.ingest.pipeline import IngestReport, follow_source, ingest_sources
+from node.ingest.reader import STDIN_NAME, SourceError, check_readable
+from node.ingest.timestamps import format_time_us
+from node.store import ObservationRow, Store
+
+#: Rejected lines printed to stderr by a human-format ingest; `--json` has up to 1000.
+_REJECTS_SHOWN = 20
+
+
+class CommandError(Exception):
+    """A command failed in a way the operator must hear about (exit status 1)."""
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    result = await init_home(args.home, args.name)
+    config = result.config
+    if args.json:
+        print_json({"home": str(config.home), "name": config.node.name,
+                    "created": result.created, "store": str(config.store_path)})
+    elif result.created:
+        print(f"initialised node {config.node.name!r} in {config.home}")
+    else:
+        print(f"{config.home} is already initialised (node {config.node.name!r}); nothing changed")
+    return 0
+
+
+async def cmd_ingest(args: argparse.Namespace) -> int:
+    config = require_home(args.home)
+    sources: list[str] = args.paths
+    if args.follow and any(s == STDIN_NAME or s.endswith(".gz") for s in sources):
+        raise CommandError("--follow tails plain files; it cannot follow '-' or .gz sources")
+    for name in sources:
+        try:
+            check_readable(name)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
+    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    try:
+        if args.follow:
+            report = await _follow_all(store, config, sources)
+        else:
+            report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
+                                          max_line_bytes=config.ingest.max_line_bytes)
+    finally:
+        await store.close()
+    _print_report(report, as_json=args.json)
+    return 1 if report.source_errors else 0
+
+
+async def _follow_all(store: Store, config: Config, sources: list[str]) -> IngestReport:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reports = await asyncio.gather(*(
+        follow_source(store, name, batch_size=config.store.batch_size,
+                      max_line_bytes=config.ingest.max_line_bytes,
+                      poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop)
+        for name in sources
+    ))
+    total = IngestReport()
+    for part in reports:
+        total.lines_read += part.lines_read
+        total.blank_lines += part.blank_lines
+        total.events_parsed += part.events_parsed
+        total.events_stored += part.events_stored
+        total.rejected.update(part.rejected)
+        total.rejections.extend(part.rejections)
+        total.source_errors.extend(part.source_errors)
+        total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+    return total
+
+
+def _print_report(report: IngestReport, *, as_json: bool) -> None:
+    if as_json:
+        print_json(report.as_json())
+        return
+    for error in report.source_errors:
+        print(f"decnet-fed: error: {error}", file=sys.stderr)
+    for rejection in report.rejections[:_REJECTS_SHOWN]:
+        detail = f": {rejection.detail}" if rejection.detail else ""
+        print(f"{rejection.source}:{rejection.line}: rejected ({rejection.reason}){detail}",
+              file=sys.stderr)
+    hidden = report.rejected_total - min(len(report.rejections), _REJECTS_SHOWN)
+    if hidden > 0:
+        print(f"… and {hidden} more rejected lines (use --json to list them)", file=sys.stderr)
+    rows: list[tuple[str, int]] = [
+        ("lines read", report.lines_read),
+        ("events stored", report.events_stored),
+        ("duplicates", report.duplicates),
+        ("blank lines", report.blank_lines),
+        ("rejected", report.rejected_total),
+    ]
+    rows += [(f"  {reason}", count) for reason, count in sorted(report.rejected.items())]
+    width = max(len(label) for label, _ in rows)
+    for label, count in rows:
+        print(f"{label.ljust(width)}  {count:>10}")
+    rate = report.events_parsed / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    print(f"{'elapsed'.ljust(width)}  {report.elapsed_s:>9.2f}s  ({rate:,.0f} events/s)")
+
+
+def observation_json(row: ObservationRow) -> dict[str, Any]:
+    return {
+        "ip": row.ip,
+        "first_seen": format_time_us(row.first_seen_us),
+        "last_seen": format_time_us(row.last_seen_us),
+        "event_count": row.event_count,
+        "services": list(row.services),
+        "honeypots": list(row.honeypots),
+    }
+
+
+async def cmd_observations(args: argparse.Namespace) -> int:
+    config = require_home(args.home)
+    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    try:
+        rows = await store.observations(limit=args.limit)
+    finally:
+        await store.close()
+    if args.json:
+        print_json([observation_json(row) for row in rows])
+        return 0
+    if not rows:
+        print("no observations yet: ingest some sensor logs with `decnet-fed ingest PATH`")
+        return 0
+    print_table(
+        ["IP", "FIRST SEEN", "LAST SEEN", "EVENTS", "SERVICES", "HONEYPOTS"],
+        [(r.ip, format_time_us(r.first_seen_us)[:19], format_time_us(r.last_seen_us)[:19],
+          r.event_count, r.services, r.honeypots) for r in rows],
+    )
+    return 0
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    config = require_home(args.home)
+    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    try:
+        counts = await store.counts()
+        version = await store.schema_version()
+        size = store.size_bytes()
+    finally:
+        await store.close()
+    status = {
+        "name": config.node.name,
+        "home": str(config.home),
+        "config": str(config.config_path),
+        "store": str(config.store_path),
+        "store_bytes": size,
+        "schema_version": version,
+        "events": counts.events,
+        "observations": counts.observations,
+    }
+    if args.json:
+        print_json(status)
+    else:
+        print_pairs([
+            ("node", config.node.name),
+            ("home", config.home),
+            ("store", f"{config.store_path} ({format_bytes(size)}, schema v{version})"),
+            ("events", counts.events),
+            ("observations", counts.observations),
+        ])
+    return 0

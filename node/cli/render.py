@@ -1,0 +1,59 @@
+"""Human output for the CLI: aligned tables and a few formatters."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import orjson
+
+
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    """Pretty JSON on stdout, keys in the order given."""
+    (out or sys.stdout).write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                out: TextIO | None = None) -> None:
+    """Left-aligned columns, numbers right-aligned, two spaces apart."""
+    stream = out or sys.stdout
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    numeric = [all(isinstance(row[i], int | float) for row in rows) and bool(rows)
+               for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric,
+                                                                         strict=True)]
+        return "  ".join(parts).rstrip()
+
+    stream.write(line(headers) + "\n")
+    for row in cells:
+        stream.write(line(row) + "\n")
+
+
+def print_pairs(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) -> None:
+    """``label  value`` lines with the labels padded to one width."""
+    stream = out or sys.stdout
+    width = max((len(label) for label, _ in pairs), default=0)
+    for label, value in pairs:
+        stream.write(f"{label.ljust(width)}  {_cell(value)}\n")
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)

@@ -1,0 +1,192 @@
+"""Node configuration: frozen dataclasses per concern, loaded from TOML plus env overrides.
+
+The TOML file lives in the node home (``config.toml``). Any field can be
+overridden by an environment variable ``DECNET_FED_<SECTION>_<FIELD>``, e.g.
+``DECNET_FED_STORE_BATCH_SIZE=2000``. A bad value is an error naming its field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DECNET_FED_"
+CONFIG_FILENAME = "config.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """Who this node is."""
+
+    #: Human name shown to peers and in `status`; defaults to the host name at init.
+    name: str = "decnet-node"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """The local SQLite store."""
+
+    #: Database file, relative to the node home unless absolute.
+    path: str = "node.db"
+    #: Events per write transaction. Larger batches amortise the commit
+    #: (fsync-free in WAL + synchronous=NORMAL) but hold more in memory and lose
+    #: more re-reading work after a crash (never data: ingest is idempotent).
+    batch_size: int = 5000
+    #: SQLite page cache per connection, in MiB.
+    cache_mib: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """Reading sensor logs."""
+
+    #: Longest accepted line in bytes, without its line break. Longer lines are
+    #: rejected (``line_too_long``) without being read into memory whole.
+    max_line_bytes: int = 65536
+    #: How often `ingest --follow` looks for new data once caught up, in seconds.
+    follow_poll_interval_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a node reads at start-up."""
+
+    home: Path
+    node: NodeSettings = NodeSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @property
+    def store_path(self) -> Path:
+        path = Path(self.store.path).expanduser()
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_FILENAME
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "node": NodeSettings,
+    "store": StoreSettings,
+    "ingest": IngestSettings,
+}
+
+#: Lower bounds checked after type conversion: (section, field) → minimum.
+_MINIMUMS: dict[tuple[str, str], float] = {
+    ("store", "batch_size"): 1,
+    ("store", "cache_mib"): 1,
+    ("ingest", "max_line_bytes"): 256,
+    ("ingest", "follow_poll_interval_s"): 0.01,
+}
+
+
+def resolve_home(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
+    """The node home: ``--home``, else ``$DECNET_FED_HOME``, else ``~/.decnet-fed``."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get(ENV_PREFIX + "HOME"):
+        return Path(env[ENV_PREFIX + "HOME"]).expanduser()
+    return Path.home() / ".decnet-fed"
+
+
+def load_config(home: Path, env: Mapping[str, str] = os.environ) -> Config:
+    """Read ``home/config.toml`` (missing file = defaults) and apply env overrides."""
+    raw: dict[str, Any] = {}
+    path = home / CONFIG_FILENAME
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            origin = f"{path} [{section}] {spec.name}"
+            value: Any = table.get(spec.name, spec.default)
+            env_name = f"{ENV_PREFIX}{section}_{spec.name}".upper()
+            if env_name in env:
+                value, origin = env[env_name], f"${env_name}"
+            values[spec.name] = _convert(section, spec.name, spec.type, value, origin)
+        unknown = set(table) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) in [{section}]: {sorted(unknown)}")
+        sections[section] = cls(**values)
+    return Config(home=home, **sections)
+
+
+def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -> Any:
+    label = f"{section}.{name}"
+    kind = {"int": int, "float": float, "str": str, "bool": bool}[str(type_name)]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                value = lowered in {"1", "true", "yes", "on"}
+            elif not isinstance(value, bool):
+                raise ValueError(value)
+        elif kind is int:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError(value)
+            value = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            value = float(value)
+        elif not isinstance(value, str):
+            raise ValueError(value)
+    except ValueError:
+        raise ConfigError(
+            f"{label}: expected {kind.__name__}, got {value!r} (from {origin})"
+        ) from None
+    minimum = _MINIMUMS.get((section, name))
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{label}: must be ≥ {minimum}, got {value!r} (from {origin})")
+    if kind is str and not value.strip():
+        raise ConfigError(f"{label}: must not be empty (from {origin})")
+    return value
+
+
+_STORE = StoreSettings()
+_INGEST = IngestSettings()
+
+
+def render_config(node_name: str) -> str:
+    """The commented config file `init` writes."""
+    name = node_name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'''# decnet-fed node configuration. Every setting can be overridden by an
+# environment variable DECNET_FED_<SECTION>_<SETTING>, e.g. DECNET_FED_STORE_BATCH_SIZE.
+
+[node]
+# Name shown to peers and in `decnet-fed status`.
+name = "{name}"
+
+[store]
+# SQLite database, relative to this directory unless absolute.
+path = "{_STORE.path}"
+# Events per write transaction.
+batch_size = {_STORE.batch_size}
+# SQLite page cache in MiB.
+cache_mib = {_STORE.cache_mib}
+
+[ingest]
+# Longest accepted log line in bytes; longer lines are rejected unread.
+max_line_bytes = {_INGEST.max_line_bytes}
+# Poll interval of `ingest --follow` once caught up, in seconds.
+follow_poll_interval_s = {_INGEST.follow_poll_interval_s}
+'''

@@ -1,0 +1,76 @@
+"""DECNET collector JSON lines: one object per line with the event's SD fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.ingest.addresses import attacker_ip, canonical_ip
+from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
+from node.ingest.timestamps import parse_time_us
+
+_ABSENT_IP = frozenset({"", "-", "unknown"})
+
+
+def is_collector(obj: dict[str, Any]) -> bool:
+    """Whether a decoded JSON object has the collector's shape."""
+    return "event_type" in obj and "decky" in obj
+
+
+def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
+    """Turn a decoded collector object into an event.
+
+    The key is taken from the embedded ``raw_line`` (the original syslog
+    record) when present, so the same event ingested from the syslog file and
+    from the collector is stored once.
+    """
+    timestamp = _text(obj, "timestamp")
+    kind = _text(obj, "event_type")
+    sensor = _text(obj, "decky")
+    service = _text(obj, "service")
+    raw_fields = obj.get("fields") or {}
+    if not isinstance(raw_fields, dict):
+        raise LineRejected("bad_json_shape", "'fields' is not an object")
+    fields = {str(k): _scalar(v) for k, v in raw_fields.items()}
+    msg = obj.get("msg")
+    if isinstance(msg, str) and msg:
+        fields.setdefault("msg", msg)
+
+    declared = obj.get("attacker_ip")
+    src: str | None
+    if isinstance(declared, str) and declared.strip().lower() not in _ABSENT_IP:
+        src = canonical_ip(declared)
+    else:
+        src = attacker_ip(fields)
+
+    raw_line = obj.get("raw_line")
+    key_source = raw_line.rstrip("\r\n").encode() if isinstance(raw_line, str) and raw_line else raw
+    return Event(
+        event_key(key_source),
+        parse_time_us(timestamp, zone_required=False),
+        sensor,
+        service,
+        kind,
+        src,
+        fields,
+        FORMAT_COLLECTOR,
+    )
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value:
+        raise LineRejected("bad_json_shape", f"'{name}' missing or not a string")
+    return value
+
+
+def _scalar(value: Any) -> str:
+    """Field values are strings on the wire; tolerate numbers and booleans."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if value is None:
+        return ""
+    raise LineRejected("bad_json_shape", "a field value is not a scalar")

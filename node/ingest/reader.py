@@ -1,0 +1,164 @@
+"""Bounded line reading from files, gzip files, standard input, and growing files.
+
+A line longer than the limit is skipped in fixed-size chunks, so a 10 MiB line
+never sits in memory whole; it is reported as one ``line_too_long`` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+_SKIP_CHUNK = 64 * 1024
+STDIN_NAME = "-"
+
+
+class SourceError(OSError):
+    """A source that cannot be opened or read (missing, unreadable, corrupt gzip)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One physical line: ``raw`` without its line break, or ``None`` if too long."""
+
+    number: int
+    raw: bytes | None
+    end_pos: int  # byte offset just past this line (follow-mode resume point)
+    file_id: tuple[int, int] | None = None  # (device, inode) when following a file
+
+
+def check_readable(name: str) -> None:
+    """Raise `SourceError` with a clear message unless ``name`` can be read."""
+    if name == STDIN_NAME:
+        return
+    path = Path(name)
+    if not path.exists():
+        raise SourceError(f"{name}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{name}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"{name}: permission denied")
+
+
+def open_source(name: str) -> BinaryIO:
+    """Open a source for binary reading: ``-`` is stdin, ``*.gz`` is decompressed."""
+    if name == STDIN_NAME:
+        return sys.stdin.buffer
+    try:
+        if name.endswith(".gz"):
+            return gzip.open(name, "rb")  # type: ignore[return-value]
+        return open(name, "rb", buffering=1 << 20)  # noqa: SIM115
+    except OSError as exc:
+        raise SourceError(f"{name}: {exc.strerror or exc}") from exc
+
+
+def iter_lines(stream: BinaryIO, max_line_bytes: int, first_line_no: int = 1) -> Iterator[Line]:
+    """Yield every line of ``stream``; `Line.raw` is ``None`` for overlong lines."""
+    readline = stream.readline
+    number = first_line_no - 1
+    pos = 0
+    limit = max_line_bytes + 1
+    while True:
+        chunk = readline(limit)
+        if not chunk:
+            return
+        number += 1
+        pos += len(chunk)
+        if chunk[-1:] == b"\n":
+            yield Line(number, chunk.rstrip(b"\r\n"), pos)
+        elif len(chunk) < limit:  # last line without a line break
+            yield Line(number, chunk.rstrip(b"\r"), pos)
+        else:
+            pos += _skip_rest_of_line(readline)
+            yield Line(number, None, pos)
+
+
+def _skip_rest_of_line(readline: object) -> int:
+    skipped = 0
+    while True:
+        rest = readline(_SKIP_CHUNK)  # type: ignore[operator]
+        skipped += len(rest)
+        if not rest or rest[-1:] == b"\n":
+            return skipped
+
+
+async def follow_lines(
+    path: Path,
+    max_line_bytes: int,
+    *,
+    start_pos: int,
+    start_line_no: int,
+    poll_interval_s: float,
+    stop: asyncio.Event,
+) -> AsyncIterator[Line | None]:
+    """Tail a growing file from ``start_pos``; yield lines, and ``None`` when idle.
+
+    Only complete lines are yielded: a trailing partial line is re-read once
+    its line break arrives. When the file is replaced (new inode) or truncated
+    below the read position, reading restarts at its beginning. The ``None``
+    items tell the caller it has caught up, so it can flush what it holds.
+    """
+    stream, file_id = _open_at(path, start_pos)
+    pos, number = start_pos, start_line_no - 1
+    limit = max_line_bytes + 1
+    skipping = False
+    try:
+        while not stop.is_set():
+            chunk = stream.readline(limit)
+            if chunk and chunk[-1:] == b"\n":
+                pos += len(chunk)
+                if skipping:
+                    skipping = False
+                    number += 1
+                    yield Line(number, None, pos, file_id)
+                    continue
+                number += 1
+                yield Line(number, chunk.rstrip(b"\r\n"), pos, file_id)
+                continue
+            if len(chunk) >= limit:  # an overlong line: drop what we have, keep skipping
+                pos += len(chunk)
+                skipping = True
+                continue
+            stream.seek(pos)  # partial line: wait for the rest
+            yield None
+            if _replaced(path, file_id, pos):
+                stream.close()
+                stream, file_id = _open_at(path, 0)
+                pos, number, skipping = 0, 0, False
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_interval_s)
+            except TimeoutError:
+                pass
+    finally:
+        stream.close()
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of a file, which tells a rotated file from the one we read."""
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _open_at(path: Path, pos: int) -> tuple[BinaryIO, tuple[int, int]]:
+    try:
+        stream = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise SourceError(f"{path}: {exc.strerror or exc}") from exc
+    stream.seek(pos)
+    info = os.fstat(stream.fileno())
+    return stream, (info.st_dev, info.st_ino)
+
+
+def _replaced(path: Path, file_id: tuple[int, int], pos: int) -> bool:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return False  # rotated away and not yet recreated: keep the old handle
+    return (info.st_dev, info.st_ino) != file_id or info.st_size < pos

@@ -1,0 +1,316 @@
+"""The node's local store: one SQLite file in WAL mode, written in batches.
+
+Invariants (they are what `kill -9` must not break):
+
+- every event has a unique 16-byte key, so writing a batch twice stores it once;
+- a batch, its observation aggregates and the follow-mode read offset are
+  committed in one transaction, so the aggregates always equal what a fresh
+  recomputation from `events` would give.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from node.ingest.event import Event
+
+#: Bumped whenever the schema changes; `_MIGRATIONS[v]` upgrades v → v+1.
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id            INTEGER PRIMARY KEY,
+    key           BLOB NOT NULL UNIQUE,
+    time_us       INTEGER NOT NULL,
+    src_ip        TEXT,
+    sensor        TEXT NOT NULL,
+    service       TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    source_format TEXT NOT NULL,
+    fields        BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_ip ON events (src_ip);
+CREATE TABLE IF NOT EXISTS observations (
+    ip            TEXT PRIMARY KEY,
+    first_seen_us INTEGER NOT NULL,
+    last_seen_us  INTEGER NOT NULL,
+    event_count   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS observation_services (
+    ip      TEXT NOT NULL,
+    service TEXT NOT NULL,
+    PRIMARY KEY (ip, service)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS observation_honeypots (
+    ip       TEXT NOT NULL,
+    honeypot TEXT NOT NULL,
+    PRIMARY KEY (ip, honeypot)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS read_offsets (
+    source     TEXT PRIMARY KEY,
+    device     INTEGER NOT NULL,
+    inode      INTEGER NOT NULL,
+    byte_pos   INTEGER NOT NULL,
+    line_no    INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    key BLOB PRIMARY KEY, time_us INTEGER, src_ip TEXT, sensor TEXT,
+    service TEXT, kind TEXT, source_format TEXT, fields BLOB
+) WITHOUT ROWID
+"""
+
+_INSERT_STAGING = "INSERT OR IGNORE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_DROP_KNOWN = "DELETE FROM staging WHERE EXISTS (SELECT 1 FROM events e WHERE e.key = staging.key)"
+_MOVE_NEW = """
+INSERT INTO events (key, time_us, src_ip, sensor, service, kind, source_format, fields)
+SELECT key, time_us, src_ip, sensor, service, kind, source_format, fields FROM staging
+ORDER BY time_us
+"""
+_UPSERT_OBSERVATIONS = """
+INSERT INTO observations (ip, first_seen_us, last_seen_us, event_count)
+SELECT src_ip, min(time_us), max(time_us), count(*) FROM staging
+WHERE src_ip IS NOT NULL GROUP BY src_ip
+ON CONFLICT (ip) DO UPDATE SET
+    first_seen_us = min(first_seen_us, excluded.first_seen_us),
+    last_seen_us  = max(last_seen_us, excluded.last_seen_us),
+    event_count   = event_count + excluded.event_count
+"""
+# Services and honeypots an attacker touched: our own active prober's events
+# (service "prober") describe the attacker's hosts, not what the attacker touched.
+_ADD_SERVICES = """
+INSERT OR IGNORE INTO observation_services (ip, service)
+SELECT DISTINCT src_ip, service FROM staging
+WHERE src_ip IS NOT NULL AND service NOT IN ('', 'prober')
+"""
+_ADD_HONEYPOTS = """
+INSERT OR IGNORE INTO observation_honeypots (ip, honeypot)
+SELECT DISTINCT src_ip, sensor FROM staging
+WHERE src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
+"""
+_SAVE_OFFSET = """
+INSERT INTO read_offsets (source, device, inode, byte_pos, line_no) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (source) DO UPDATE SET
+    device = excluded.device, inode = excluded.inode,
+    byte_pos = excluded.byte_pos, line_no = excluded.line_no
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used (wrong schema, unreadable file …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOffset:
+    """Where a followed file was read up to, committed with the events before it."""
+
+    source: str
+    device: int
+    inode: int
+    byte_pos: int
+    line_no: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationRow:
+    """One attacker source IP as the store aggregates it."""
+
+    ip: str
+    first_seen_us: int
+    last_seen_us: int
+    event_count: int
+    services: tuple[str, ...]
+    honeypots: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """Row counts for `decnet-fed status`."""
+
+    events: int
+    observations: int
+
+
+class Store:
+    """Async handle on the node database; use `Store.open` and `close`."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
+        self.path = path
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path, *, cache_mib: int = 64) -> Store:
+        """Open (creating or migrating) the database at ``path``."""
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        store = cls(path, db)
+        try:
+            await store._prepare(cache_mib)
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _prepare(self, cache_mib: int) -> None:
+        try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                f"PRAGMA cache_size=-{cache_mib * 1024}",
+                "PRAGMA temp_store=MEMORY",
+                "PRAGMA busy_timeout=10000",
+            ):
+                await self._db.execute(pragma)
+            await self._migrate()
+            await self._db.execute(_STAGING)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use store {self.path}: {exc}") from exc
+
+    async def _migrate(self) -> None:
+        version = await self._scalar("PRAGMA user_version")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}; this build knows "
+                f"up to {SCHEMA_VERSION}: upgrade decnet-fed"
+            )
+        while version < SCHEMA_VERSION:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(_MIGRATIONS[version]):
+                    await self._db.execute(statement)
+                version += 1
+                await self._db.execute(f"PRAGMA user_version={version}")
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def write_batch(self, events: Sequence[Event], offset: ReadOffset | None = None) -> int:
+        """Store the events not stored before; return how many were new.
+
+        Duplicates (within the batch or against the store) are dropped. The
+        optional read offset is committed in the same transaction.
+        """
+        rows = [
+            (e.key, e.time_us, e.src_ip, e.sensor, e.service, e.kind, e.source_format,
+             orjson.dumps(e.fields))
+            for e in events
+        ]
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.executemany(_INSERT_STAGING, rows)
+            await db.execute(_DROP_KNOWN)
+            cursor = await db.execute(_MOVE_NEW)
+            stored = cursor.rowcount
+            await db.execute(_UPSERT_OBSERVATIONS)
+            await db.execute(_ADD_SERVICES)
+            await db.execute(_ADD_HONEYPOTS)
+            if offset is not None:
+                await db.execute(
+                    _SAVE_OFFSET,
+                    (offset.source, offset.device, offset.inode, offset.byte_pos, offset.line_no),
+                )
+            await db.execute("DELETE FROM staging")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return stored
+
+    async def read_offset(self, source: str) -> ReadOffset | None:
+        """The saved follow position of ``source``, if any."""
+        async with self._db.execute(
+            "SELECT source, device, inode, byte_pos, line_no FROM read_offsets WHERE source = ?",
+            (source,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else ReadOffset(*row)
+
+    async def observations(self, limit: int | None = None) -> list[ObservationRow]:
+        """Observations, most recently seen first."""
+        sql = (
+            "SELECT o.ip, o.first_seen_us, o.last_seen_us, o.event_count,"
+            " (SELECT group_concat(service, char(31)) FROM"
+            "   (SELECT service FROM observation_services s WHERE s.ip = o.ip ORDER BY service)),"
+            " (SELECT group_concat(honeypot, char(31)) FROM"
+            "   (SELECT honeypot FROM observation_honeypots h WHERE h.ip = o.ip ORDER BY honeypot))"
+            " FROM observations o ORDER BY o.last_seen_us DESC, o.ip"
+        )
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        async with self._db.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            ObservationRow(ip, first, last, count, _split_list(services), _split_list(honeypots))
+            for ip, first, last, count, services, honeypots in rows
+        ]
+
+    async def events_for(self, ip: str) -> list[Event]:
+        """All stored events of one attacker IP in time order."""
+        async with self._db.execute(
+            "SELECT key, time_us, sensor, service, kind, src_ip, fields, source_format"
+            " FROM events WHERE src_ip = ? ORDER BY time_us, id",
+            (ip,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            Event(key, time_us, sensor, service, kind, src, orjson.loads(fields), fmt)
+            for key, time_us, sensor, service, kind, src, fields, fmt in rows
+        ]
+
+    async def counts(self) -> StoreCounts:
+        return StoreCounts(
+            events=await self._scalar("SELECT count(*) FROM events"),
+            observations=await self._scalar("SELECT count(*) FROM observations"),
+        )
+
+    async def schema_version(self) -> int:
+        return await self._scalar("PRAGMA user_version")
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the database with its WAL and shared-memory files."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.stat(f"{self.path}{suffix}").st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    async def _scalar(self, sql: str) -> int:
+        async with self._db.execute(sql) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _split_sql(script: str) -> Iterable[str]:
+    return (part.strip() for part in script.split(";") if part.strip())
+
+
+def _split_list(joined: str | None) -> tuple[str, ...]:
+    return tuple(joined.split("\x1f")) if joined else ()
