@@ -1,4 +1,9 @@
-"""The `decnet-fed` command line: argument parsing and dispatch."""
+"""The `decnet-fed` command line: argument parsing and dispatch.
+
+`node` may not import `federation`, so the federation's commands (serve,
+query to peers, peers, whoami …) are added by `federation.cli`, which is the
+console-script entry point; it calls `run` here with its own registrar.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from node import __version__
 from node.cli.node_commands import (
@@ -19,10 +25,29 @@ from node.cli.node_commands import (
 from node.config import ConfigError, resolve_home
 from node.store import StoreError
 
-Command = Callable[[argparse.Namespace], Awaitable[int]]
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+#: ``add(name, handler, help)`` → the new sub-command's parser (with ``--json``).
+CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
+Registrar = Callable[[CommandAdder], None]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def register_node_commands(add: CommandAdder) -> None:
+    """The commands that work on the local node alone."""
+    init = add("init", cmd_init, "create the node home (config, store); safe to re-run")
+    init.add_argument("--name", help="node name (default: the host name)")
+
+    ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--follow", action="store_true",
+                        help="keep tailing the files; resumes from the saved offset on restart")
+
+    observations = add("observations", cmd_observations, "list attacker observations (per IP)")
+    observations.add_argument("--limit", type=int, default=None, help="at most N rows")
+
+    add("status", cmd_status, "show the node home, store size and counts")
+
+
+def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="decnet-fed",
         description="Federated intelligence node for honeypot operators.",
@@ -38,37 +63,33 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    init = add("init", cmd_init, "create the node home (config, store); safe to re-run")
-    init.add_argument("--name", help="node name (default: the host name)")
-
-    ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)")
-    ingest.add_argument("paths", nargs="+", metavar="PATH")
-    ingest.add_argument("--follow", action="store_true",
-                        help="keep tailing the files; resumes from the saved offset on restart")
-
-    observations = add("observations", cmd_observations, "list attacker observations (per IP)")
-    observations.add_argument("--limit", type=int, default=None, help="at most N rows")
-
-    add("status", cmd_status, "show the node home, store size and counts")
+    for registrar in (register_node_commands, *registrars):
+        registrar(add)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(argv: Sequence[str] | None, *registrars: Registrar,
+        errors: tuple[type[Exception], ...] = ()) -> int:
+    """Parse ``argv``, run the chosen command, and turn known errors into exit status 1."""
+    args = build_parser(*registrars).parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args.home = resolve_home(args.home)
+    handler: Command = args.handler
     try:
-        handler: Command = args.handler
         return asyncio.run(handler(args))
-    except (CommandError, ConfigError, StoreError) as exc:
+    except (CommandError, ConfigError, StoreError, *errors) as exc:
         print(f"decnet-fed: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The node-only CLI (no federation commands)."""
+    return run(argv)
 
 
 if __name__ == "__main__":
