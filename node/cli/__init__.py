@@ -78,9 +78,10 @@ def run(argv: Sequence[str] | None, *registrars: Registrar,
     )
     args.home = resolve_home(args.home)
     handler: Command = args.handler
+    caught: tuple[type[Exception], ...] = (CommandError, ConfigError, StoreError, *errors)
     try:
         return asyncio.run(handler(args))
-    except (CommandError, ConfigError, StoreError, *errors) as exc:
+    except caught as exc:
         print(f"decnet-fed: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
