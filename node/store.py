@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 import orjson
@@ -112,6 +112,21 @@ ON CONFLICT (source) DO UPDATE SET
 """
 
 
+class BatchProfiler(Protocol):
+    """Derives profile rows from newly stored events, inside the batch transaction.
+
+    Implementations are I/O-free: they turn events into SQL statements with
+    their parameter rows, which the store runs in the same transaction as the
+    events themselves, so profiles stay consistent with events after a crash.
+    Only events not stored before are passed, so re-ingesting adds nothing.
+    Their tables come from the store's migrations.
+    """
+
+    def statements(self, events: Sequence[Event]) -> Iterable[tuple[str, Sequence[Any]]]:
+        """(sql, parameter rows) pairs, run with ``executemany`` in order."""
+        ...
+
+
 class StoreError(Exception):
     """The store cannot be opened or used (wrong schema, unreadable file …)."""
 
@@ -150,18 +165,21 @@ class StoreCounts:
 class Store:
     """Async handle on the node database; use `Store.open` and `close`."""
 
-    def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, db: aiosqlite.Connection,
+                 profilers: Sequence[BatchProfiler] = ()) -> None:
         self.path = path
         self._db = db
+        self._profilers = tuple(profilers)
 
     @classmethod
-    async def open(cls, path: Path, *, cache_mib: int = 64) -> Store:
+    async def open(cls, path: Path, *, cache_mib: int = 64,
+                   profilers: Sequence[BatchProfiler] = ()) -> Store:
         """Open (creating or migrating) the database at ``path``."""
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
-        store = cls(path, db)
+        store = cls(path, db, profilers)
         try:
             await store._prepare(cache_mib)
         except BaseException:
@@ -222,6 +240,8 @@ class Store:
         try:
             await db.executemany(_INSERT_STAGING, rows)
             await db.execute(_DROP_KNOWN)
+            if self._profilers:
+                await self._run_profilers(events)
             cursor = await db.execute(_MOVE_NEW)
             stored = cursor.rowcount
             await db.execute(_UPSERT_OBSERVATIONS)
@@ -238,6 +258,20 @@ class Store:
             await db.execute("ROLLBACK")
             raise
         return stored
+
+    async def _run_profilers(self, events: Sequence[Event]) -> None:
+        async with self._db.execute("SELECT key FROM staging") as cursor:
+            new_keys = {row[0] for row in await cursor.fetchall()}
+        seen: set[bytes] = set()
+        new_events = []
+        for event in events:  # in-batch duplicates too are profiled once
+            if event.key in new_keys and event.key not in seen:
+                seen.add(event.key)
+                new_events.append(event)
+        new_events.sort(key=lambda e: e.time_us)
+        for profiler in self._profilers:
+            for sql, rows in profiler.statements(new_events):
+                await self._db.executemany(sql, rows)
 
     async def read_offset(self, source: str) -> ReadOffset | None:
         """The saved follow position of ``source``, if any."""
