@@ -13,7 +13,7 @@ _ABSENT_IP = frozenset({"", "-", "unknown"})
 
 def is_collector(obj: dict[str, Any]) -> bool:
     """Whether a decoded JSON object has the collector's shape."""
-    return "event_type" in obj and "decky" in obj
+    return "event_type" in obj or "decky" in obj
 
 
 def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
