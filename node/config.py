@@ -40,7 +40,7 @@ class StoreSettings:
     #: Events per write transaction. Larger batches amortise the commit
     #: (fsync-free in WAL + synchronous=NORMAL) but hold more in memory and lose
     #: more re-reading work after a crash (never data: ingest is idempotent).
-    batch_size: int = 5000
+    batch_size: int = 10000
     #: SQLite page cache per connection, in MiB.
     cache_mib: int = 64
 

@@ -10,9 +10,10 @@ Invariants (they are what `kill -9` must not break):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ import orjson
 from node.ingest.event import Event
 
 #: Bumped whenever the schema changes; `_MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -39,9 +40,8 @@ CREATE TABLE IF NOT EXISTS events (
     service       TEXT NOT NULL,
     kind          TEXT NOT NULL,
     source_format TEXT NOT NULL,
-    fields        BLOB NOT NULL
+    fields        TEXT NOT NULL  -- JSON object of the event's fields
 );
-CREATE INDEX IF NOT EXISTS events_by_ip ON events (src_ip);
 CREATE TABLE IF NOT EXISTS observations (
     ip            TEXT PRIMARY KEY,
     first_seen_us INTEGER NOT NULL,
@@ -67,26 +67,116 @@ CREATE TABLE IF NOT EXISTS read_offsets (
 ) WITHOUT ROWID;
 """
 
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
-
-_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS staging (
-    key BLOB PRIMARY KEY, time_us INTEGER, src_ip TEXT, sensor TEXT,
-    service TEXT, kind TEXT, source_format TEXT, fields BLOB
-) WITHOUT ROWID
+# Local profiles (node/profile, docs/profiling.md). Written only through the
+# profiler inside the batch transaction, except `keystroke_*` and `ptr_names`,
+# which are refreshed lazily by node/profile/keystrokes.py and views.py.
+_SCHEMA_V2 = """
+CREATE TABLE profile_smtp_targets (
+    ip TEXT NOT NULL, domain TEXT NOT NULL, count INTEGER NOT NULL,
+    first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, domain)
+) WITHOUT ROWID;
+CREATE INDEX profile_smtp_targets_by_domain ON profile_smtp_targets (domain);
+CREATE TABLE profile_fingerprints (
+    ip TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, kind, value)
+) WITHOUT ROWID;
+CREATE INDEX profile_fingerprints_by_value ON profile_fingerprints (kind, value);
+CREATE TABLE profile_probe_state (
+    ip TEXT NOT NULL, port INTEGER NOT NULL, probe TEXT NOT NULL, value TEXT NOT NULL,
+    first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, port, probe)
+) WITHOUT ROWID;
+CREATE TABLE profile_rotations (
+    id INTEGER PRIMARY KEY, ip TEXT NOT NULL, port INTEGER NOT NULL, probe TEXT NOT NULL,
+    time_us INTEGER NOT NULL, old_value TEXT NOT NULL, new_value TEXT NOT NULL
+);
+CREATE INDEX profile_rotations_by_triple ON profile_rotations (ip, port, probe);
+CREATE TABLE profile_ipv6_leaks (
+    ip TEXT NOT NULL, address TEXT NOT NULL, kind TEXT NOT NULL, oui TEXT, iid TEXT,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, address)
+) WITHOUT ROWID;
+CREATE TABLE profile_credentials (
+    ip TEXT NOT NULL, username TEXT NOT NULL, secret TEXT NOT NULL, outcome TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, username, secret, outcome)
+) WITHOUT ROWID;
+CREATE TABLE profile_sessions (
+    ip TEXT NOT NULL, session TEXT NOT NULL, honeypot TEXT NOT NULL, service TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, session)
+) WITHOUT ROWID;
+CREATE TABLE profile_commands (
+    id INTEGER PRIMARY KEY, ip TEXT NOT NULL, time_us INTEGER NOT NULL,
+    honeypot TEXT NOT NULL, session TEXT NOT NULL, phases TEXT NOT NULL, command TEXT NOT NULL
+);
+CREATE INDEX profile_commands_by_ip ON profile_commands (ip, time_us);
+CREATE TABLE profile_phases (
+    ip TEXT NOT NULL, honeypot TEXT NOT NULL, phase TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, honeypot, phase)
+) WITHOUT ROWID;
+CREATE TABLE profile_payloads (
+    ip TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, sha256, source)
+) WITHOUT ROWID;
+CREATE INDEX profile_payloads_by_hash ON profile_payloads (sha256);
+CREATE TABLE profile_c2 (
+    ip TEXT NOT NULL, host TEXT NOT NULL, url TEXT NOT NULL, via TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, host, url, via)
+) WITHOUT ROWID;
+CREATE INDEX profile_c2_by_host ON profile_c2 (host);
+CREATE TABLE profile_mail_simhashes (
+    ip TEXT NOT NULL, simhash TEXT NOT NULL,
+    count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (ip, simhash)
+) WITHOUT ROWID;
+CREATE TABLE transcript_input (sid TEXT NOT NULL, t REAL NOT NULL, d TEXT NOT NULL);
+CREATE INDEX transcript_input_by_sid ON transcript_input (sid);
+CREATE TABLE transcript_sessions (
+    sid TEXT PRIMARY KEY, started_us INTEGER, width INTEGER, height INTEGER,
+    truncated INTEGER NOT NULL, input_chunks INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE session_links (
+    sid TEXT PRIMARY KEY, ip TEXT NOT NULL, honeypot TEXT NOT NULL, service TEXT NOT NULL,
+    time_us INTEGER NOT NULL, duration_s REAL
+) WITHOUT ROWID;
+CREATE INDEX session_links_by_ip ON session_links (ip);
+CREATE TABLE keystroke_dirty (sid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE keystroke_simhashes (
+    sid TEXT PRIMARY KEY, simhash TEXT NOT NULL, digraphs INTEGER NOT NULL,
+    samples INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ptr_names (
+    ip TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, resolved_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE profile_rejections (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID
 """
 
-_INSERT_STAGING = "INSERT OR IGNORE INTO staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_DROP_KNOWN = "DELETE FROM staging WHERE EXISTS (SELECT 1 FROM events e WHERE e.key = staging.key)"
-_MOVE_NEW = """
-INSERT INTO events (key, time_us, src_ip, sensor, service, kind, source_format, fields)
-SELECT key, time_us, src_ip, sensor, service, kind, source_format, fields FROM staging
-ORDER BY time_us
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+
+# The whole batch arrives as two parameters (a JSON array of rows and the
+# concatenated 16-byte keys) so the insert runs in one SQLite step with the GIL
+# released: `executemany` would need the GIL back for every row and convoy
+# behind the parser running on the other core. Known keys are ignored.
+_INSERT_EVENTS = """
+INSERT OR IGNORE INTO events (key, time_us, src_ip, sensor, service, kind, source_format, fields)
+SELECT substr(?2, j.key * 16 + 1, 16), j.value ->> 0, j.value ->> 1, j.value ->> 2,
+       j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value -> 6
+FROM json_each(?1) AS j
 """
+# Rows inserted by this batch are exactly those above the highest id before it:
+# ids grow monotonically and the batch holds the only write transaction.
+_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
+_NEW_KEYS = "SELECT key FROM events WHERE id > ?"
 _UPSERT_OBSERVATIONS = """
 INSERT INTO observations (ip, first_seen_us, last_seen_us, event_count)
-SELECT src_ip, min(time_us), max(time_us), count(*) FROM staging
-WHERE src_ip IS NOT NULL GROUP BY src_ip
+SELECT src_ip, min(time_us), max(time_us), count(*) FROM events
+WHERE id > ?1 AND src_ip IS NOT NULL GROUP BY src_ip
 ON CONFLICT (ip) DO UPDATE SET
     first_seen_us = min(first_seen_us, excluded.first_seen_us),
     last_seen_us  = max(last_seen_us, excluded.last_seen_us),
@@ -96,13 +186,13 @@ ON CONFLICT (ip) DO UPDATE SET
 # (service "prober") describe the attacker's hosts, not what the attacker touched.
 _ADD_SERVICES = """
 INSERT OR IGNORE INTO observation_services (ip, service)
-SELECT DISTINCT src_ip, service FROM staging
-WHERE src_ip IS NOT NULL AND service NOT IN ('', 'prober')
+SELECT DISTINCT src_ip, service FROM events
+WHERE id > ?1 AND src_ip IS NOT NULL AND service NOT IN ('', 'prober')
 """
 _ADD_HONEYPOTS = """
 INSERT OR IGNORE INTO observation_honeypots (ip, honeypot)
-SELECT DISTINCT src_ip, sensor FROM staging
-WHERE src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
+SELECT DISTINCT src_ip, sensor FROM events
+WHERE id > ?1 AND src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
 """
 _SAVE_OFFSET = """
 INSERT INTO read_offsets (source, device, inode, byte_pos, line_no) VALUES (?, ?, ?, ?, ?)
@@ -123,7 +213,14 @@ class BatchProfiler(Protocol):
     """
 
     def statements(self, events: Sequence[Event]) -> Iterable[tuple[str, Sequence[Any]]]:
-        """(sql, parameter rows) pairs, run with ``executemany`` in order."""
+        """(sql, parameter rows) pairs, run in order.
+
+        Prefer SQL that reads its rows from ``json_each(?)`` (``value ->> 0`` …):
+        the store then passes all rows as one JSON array and SQLite runs the
+        statement in one step without the GIL. Other SQL runs with
+        ``executemany``, which needs the GIL back for every row and so stalls
+        behind the parser on the other core.
+        """
         ...
 
 
@@ -198,7 +295,6 @@ class Store:
             ):
                 await self._db.execute(pragma)
             await self._migrate()
-            await self._db.execute(_STAGING)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use store {self.path}: {exc}") from exc
 
@@ -230,48 +326,51 @@ class Store:
         Duplicates (within the batch or against the store) are dropped. The
         optional read offset is committed in the same transaction.
         """
-        rows = [
-            (e.key, e.time_us, e.src_ip, e.sensor, e.service, e.kind, e.source_format,
-             orjson.dumps(e.fields))
-            for e in events
-        ]
+        ordered = sorted(events, key=_event_order)  # time-prefixed keys: append-like inserts
+        rows = orjson.dumps([
+            (e.time_us, e.src_ip, e.sensor, e.service, e.kind, e.source_format, e.fields)
+            for e in ordered
+        ])
+        keys = b"".join([e.key for e in ordered])
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
-            await db.executemany(_INSERT_STAGING, rows)
-            await db.execute(_DROP_KNOWN)
-            if self._profilers:
-                await self._run_profilers(events)
-            cursor = await db.execute(_MOVE_NEW)
+            last_id = await self._scalar(_LAST_ID)
+            cursor = await db.execute(_INSERT_EVENTS, (rows, keys))
             stored = cursor.rowcount
-            await db.execute(_UPSERT_OBSERVATIONS)
-            await db.execute(_ADD_SERVICES)
-            await db.execute(_ADD_HONEYPOTS)
+            if stored:
+                if self._profilers:
+                    await self._run_profilers(ordered, last_id)
+                await db.execute(_UPSERT_OBSERVATIONS, (last_id,))
+                await db.execute(_ADD_SERVICES, (last_id,))
+                await db.execute(_ADD_HONEYPOTS, (last_id,))
             if offset is not None:
                 await db.execute(
                     _SAVE_OFFSET,
                     (offset.source, offset.device, offset.inode, offset.byte_pos, offset.line_no),
                 )
-            await db.execute("DELETE FROM staging")
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
             raise
         return stored
 
-    async def _run_profilers(self, events: Sequence[Event]) -> None:
-        async with self._db.execute("SELECT key FROM staging") as cursor:
+    async def _run_profilers(self, ordered: Sequence[Event], last_id: int) -> None:
+        async with self._db.execute(_NEW_KEYS, (last_id,)) as cursor:
             new_keys = {row[0] for row in await cursor.fetchall()}
-        seen: set[bytes] = set()
         new_events = []
-        for event in events:  # in-batch duplicates too are profiled once
-            if event.key in new_keys and event.key not in seen:
-                seen.add(event.key)
+        for event in ordered:  # in-batch duplicates too are profiled once
+            if event.key in new_keys:
+                new_keys.discard(event.key)
                 new_events.append(event)
-        new_events.sort(key=lambda e: e.time_us)
         for profiler in self._profilers:
             for sql, rows in profiler.statements(new_events):
-                await self._db.executemany(sql, rows)
+                if not rows:
+                    continue
+                if "json_each(?" in sql:
+                    await self._db.execute(sql, (orjson.dumps(list(rows)),))
+                else:
+                    await self._db.executemany(sql, rows)
 
     async def read_offset(self, source: str) -> ReadOffset | None:
         """The saved follow position of ``source``, if any."""
@@ -304,7 +403,11 @@ class Store:
         ]
 
     async def events_for(self, ip: str) -> list[Event]:
-        """All stored events of one attacker IP in time order."""
+        """All stored events of one attacker IP in time order.
+
+        Scans the events table: per-IP state belongs in the profile tables,
+        and an index on ``src_ip`` would cost every ingest commit far more.
+        """
         async with self._db.execute(
             "SELECT key, time_us, sensor, service, kind, src_ip, fields, source_format"
             " FROM events WHERE src_ip = ? ORDER BY time_us, id",
@@ -325,6 +428,30 @@ class Store:
     async def schema_version(self) -> int:
         return await self._scalar("PRAGMA user_version")
 
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one query; for read models (profile views) that own their SQL."""
+        async with self._db.execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    async def execute(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement per parameter row (inside `transaction` for atomicity)."""
+        await self._db.executemany(sql, rows)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` around `fetch`/`execute` calls; rolls back on error.
+
+        For lazy refreshes (keystroke SimHashes, PTR names) that must read and
+        write atomically with respect to a concurrent ingest.
+        """
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
     def size_bytes(self) -> int:
         """Bytes on disk of the database with its WAL and shared-memory files."""
         total = 0
@@ -340,6 +467,10 @@ class Store:
             row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
+
+
+def _event_order(event: Event) -> bytes:
+    return event.key
 
 
 def _split_sql(script: str) -> Iterable[str]:

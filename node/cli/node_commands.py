@@ -11,7 +11,12 @@ from typing import Any
 from node.cli.render import format_bytes, print_json, print_pairs, print_table
 from node.config import Config
 from node.home import init_home, require_home
-from node.ingest.pipeline import IngestReport, follow_source, ingest_sources
+from node.ingest.pipeline import (
+    IngestReport,
+    follow_source,
+    ingest_sources,
+    prompt_gil_handoff,
+)
 from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
 from node.store import ObservationRow, Store
@@ -65,12 +70,13 @@ async def _follow_all(store: Store, config: Config, sources: list[str]) -> Inges
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    reports = await asyncio.gather(*(
-        follow_source(store, name, batch_size=config.store.batch_size,
-                      max_line_bytes=config.ingest.max_line_bytes,
-                      poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop)
-        for name in sources
-    ))
+    with prompt_gil_handoff():
+        reports = await asyncio.gather(*(
+            follow_source(store, name, batch_size=config.store.batch_size,
+                          max_line_bytes=config.ingest.max_line_bytes,
+                          poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop)
+            for name in sources
+        ))
     total = IngestReport()
     for part in reports:
         total.lines_read += part.lines_read

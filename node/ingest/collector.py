@@ -42,11 +42,15 @@ def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
     else:
         src = attacker_ip(fields)
 
+    time_us = parse_time_us(timestamp, zone_required=False)
+    key_source = raw
     raw_line = obj.get("raw_line")
-    key_source = raw_line.rstrip("\r\n").encode() if isinstance(raw_line, str) and raw_line else raw
+    if isinstance(raw_line, str) and raw_line:
+        key_source = raw_line.rstrip("\r\n").encode()
+        time_us = _syslog_time(raw_line, time_us)
     return Event(
-        event_key(key_source),
-        parse_time_us(timestamp, zone_required=False),
+        event_key(key_source, time_us),
+        time_us,
         sensor,
         service,
         kind,
@@ -54,6 +58,17 @@ def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
         fields,
         FORMAT_COLLECTOR,
     )
+
+
+def _syslog_time(raw_line: str, fallback_us: int) -> int:
+    """The precise time of the embedded syslog record (the collector drops the fraction)."""
+    parts = raw_line.split(" ", 2)
+    if len(parts) < 3:
+        return fallback_us
+    try:
+        return parse_time_us(parts[1], zone_required=True)
+    except LineRejected:
+        return fallback_us
 
 
 def _text(obj: dict[str, Any], name: str) -> str:

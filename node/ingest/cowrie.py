@@ -69,9 +69,10 @@ def parse_cowrie(obj: dict[str, Any], raw: bytes) -> Event:
             fields[target] = str(value)
     sensor = obj.get("sensor")
     protocol = obj.get("protocol")
+    time_us = parse_time_us(timestamp, zone_required=True)
     return Event(
-        event_key(raw),
-        parse_time_us(timestamp, zone_required=True),
+        event_key(raw, time_us),
+        time_us,
         sensor if isinstance(sensor, str) else "",
         protocol if isinstance(protocol, str) and protocol else "ssh",
         kind,

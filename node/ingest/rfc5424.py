@@ -59,7 +59,7 @@ def parse_rfc5424(line: str, raw: bytes) -> Event:
         if msg:
             fields.setdefault("msg", msg)
     return Event(
-        event_key(raw),
+        event_key(raw, time_us),
         time_us,
         "" if host == _NIL else host,
         "" if app == _NIL else app,
