@@ -10,6 +10,12 @@ from node.ingest.collector import is_collector, parse_collector
 from node.ingest.cowrie import is_cowrie, parse_cowrie
 from node.ingest.event import Event, LineRejected
 from node.ingest.rfc5424 import parse_rfc5424
+from node.ingest.transcript import (
+    is_transcript,
+    looks_like_transcript,
+    parse_transcript,
+    parse_transcript_lenient,
+)
 
 
 def parse_line(raw: bytes) -> Event:
@@ -37,9 +43,13 @@ def _parse_json(raw: bytes) -> Event:
         obj: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "bad_json"
+        if reason == "invalid_utf8" and looks_like_transcript(raw):
+            return parse_transcript_lenient(raw)  # keystrokes may be any bytes
         raise LineRejected(reason, str(exc)[:80]) from None
     if not isinstance(obj, dict):
         raise LineRejected("bad_json_shape", "not an object")
+    if is_transcript(obj):
+        return parse_transcript(obj, raw)
     if is_cowrie(obj):
         return parse_cowrie(obj, raw)
     if is_collector(obj):

@@ -1,0 +1,42 @@
+"""Lazy refresh of per-session keystroke SimHashes.
+
+A session's input chunks may span batches, files and ingest runs, so the
+profiler only stores chunks and marks the session dirty (same transaction as
+the events). This refresh recomputes every dirty session from all its stored
+chunks and clears the mark, in one write transaction: the result depends on
+the chunks alone, never on the order or grouping in which they arrived.
+Readers call it before using keystroke SimHashes; ingest calls it at the end.
+"""
+
+from __future__ import annotations
+
+from node.profile.simhash import format_simhash
+from node.profile.transcripts import InputChunk, keystroke_profile
+from node.store import Store
+
+_UPSERT = """
+INSERT INTO keystroke_simhashes (sid, simhash, digraphs, samples) VALUES (?, ?, ?, ?)
+ON CONFLICT (sid) DO UPDATE SET
+    simhash = excluded.simhash, digraphs = excluded.digraphs, samples = excluded.samples
+"""
+#: Sessions recomputed per transaction, so a huge backlog does not hold the write lock long.
+_SESSIONS_PER_TRANSACTION = 500
+
+
+async def refresh_keystroke_simhashes(store: Store) -> int:
+    """Recompute the SimHash of every dirty session; return how many were refreshed."""
+    refreshed = 0
+    while True:
+        async with store.transaction():
+            dirty = await store.fetch("SELECT sid FROM keystroke_dirty LIMIT ?",
+                                      (_SESSIONS_PER_TRANSACTION,))
+            for (sid,) in dirty:
+                chunks = await store.fetch("SELECT t, d FROM transcript_input WHERE sid = ?",
+                                           (sid,))
+                profile = keystroke_profile(InputChunk(t, d) for t, d in chunks)
+                await store.execute(_UPSERT, [(sid, format_simhash(profile.simhash),
+                                               profile.digraphs, profile.samples)])
+            await store.execute("DELETE FROM keystroke_dirty WHERE sid = ?", dirty)
+        refreshed += len(dirty)
+        if len(dirty) < _SESSIONS_PER_TRANSACTION:
+            return refreshed
