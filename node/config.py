@@ -57,6 +57,38 @@ class IngestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileSettings:
+    """Local profiling rules (docs/profiling.md)."""
+
+    #: TOML file of extra kill-chain phase rules (``[[rule]] phase, pattern, note``),
+    #: tried before the built-in table; relative to the node home; empty = none.
+    phase_rules_path: str = ""
+    #: Comma-separated host names and CIDR networks of the honeypot fleet itself
+    #: (e.g. ``"10.1.0.0/16, intranet"``): never recorded as C2 endpoints.
+    #: Private and other non-public addresses are always excluded.
+    internal_hosts: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichmentSettings:
+    """Offline enrichment of attacker addresses; all of it is optional."""
+
+    #: Comma-separated RIR delegated-stats files (country per address),
+    #: relative to the node home; empty = no country.
+    rir_paths: str = ""
+    #: ip2asn TSV file (``.gz`` too) for ASN, AS name and prefix; empty = no ASN.
+    ip2asn_path: str = ""
+    #: Look up PTR names (once per address, cached in the store). Turn off for
+    #: fully offline nodes or when the resolver must not see attacker addresses.
+    ptr_enabled: bool = True
+    #: Give up on one PTR lookup after this many seconds (recorded as ``timeout``).
+    ptr_timeout_s: float = 2.0
+    #: PTR lookups in flight at once: higher finishes a big view sooner but
+    #: bursts the resolver.
+    ptr_concurrency: int = 16
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything a node reads at start-up."""
 
@@ -64,6 +96,8 @@ class Config:
     node: NodeSettings = NodeSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
+    profile: ProfileSettings = ProfileSettings()
+    enrichment: EnrichmentSettings = EnrichmentSettings()
 
     @property
     def store_path(self) -> Path:
@@ -74,11 +108,18 @@ class Config:
     def config_path(self) -> Path:
         return self.home / CONFIG_FILENAME
 
+    def home_file(self, text: str) -> Path:
+        """A configured file path: relative to the node home unless absolute."""
+        path = Path(text.strip()).expanduser()
+        return path if path.is_absolute() else self.home / path
+
 
 _SECTIONS: dict[str, type[Any]] = {
     "node": NodeSettings,
     "store": StoreSettings,
     "ingest": IngestSettings,
+    "profile": ProfileSettings,
+    "enrichment": EnrichmentSettings,
 }
 
 #: Lower bounds checked after type conversion: (section, field) → minimum.
@@ -87,7 +128,17 @@ _MINIMUMS: dict[tuple[str, str], float] = {
     ("store", "cache_mib"): 1,
     ("ingest", "max_line_bytes"): 256,
     ("ingest", "follow_poll_interval_s"): 0.01,
+    ("enrichment", "ptr_timeout_s"): 0.01,
+    ("enrichment", "ptr_concurrency"): 1,
 }
+
+#: String settings where empty means "not configured".
+_MAY_BE_EMPTY = frozenset({
+    ("profile", "phase_rules_path"),
+    ("profile", "internal_hosts"),
+    ("enrichment", "rir_paths"),
+    ("enrichment", "ip2asn_path"),
+})
 
 
 def resolve_home(explicit: str | None, env: Mapping[str, str] = os.environ) -> Path:
@@ -157,7 +208,7 @@ def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -
     minimum = _MINIMUMS.get((section, name))
     if minimum is not None and value < minimum:
         raise ConfigError(f"{label}: must be ≥ {minimum}, got {value!r} (from {origin})")
-    if kind is str and not value.strip():
+    if kind is str and not value.strip() and (section, name) not in _MAY_BE_EMPTY:
         raise ConfigError(f"{label}: must not be empty (from {origin})")
     return value
 
@@ -189,4 +240,23 @@ cache_mib = {_STORE.cache_mib}
 max_line_bytes = {_INGEST.max_line_bytes}
 # Poll interval of `ingest --follow` once caught up, in seconds.
 follow_poll_interval_s = {_INGEST.follow_poll_interval_s}
+
+[profile]
+# Extra kill-chain phase rules ([[rule]] phase/pattern/note), tried before the
+# built-in table; see docs/profiling.md. Empty = built-in rules only.
+phase_rules_path = ""
+# Host names and CIDRs of your own fleet, never counted as C2 (comma-separated).
+internal_hosts = ""
+
+[enrichment]
+# RIR delegated-stats files for countries (comma-separated); empty = none.
+rir_paths = ""
+# ip2asn TSV (ip2asn-combined.tsv[.gz]) for ASN and AS name; empty = none.
+ip2asn_path = ""
+# Reverse DNS of public attacker addresses, once per address; false = offline.
+ptr_enabled = true
+# Seconds before one PTR lookup gives up.
+ptr_timeout_s = 2.0
+# PTR lookups in flight at once.
+ptr_concurrency = 16
 '''

@@ -22,6 +22,7 @@ from node.cli.node_commands import (
     cmd_observations,
     cmd_status,
 )
+from node.cli.profile_commands import register_profile_commands
 from node.config import ConfigError, resolve_home
 from node.store import StoreError
 
@@ -45,6 +46,7 @@ def register_node_commands(add: CommandAdder) -> None:
     observations.add_argument("--limit", type=int, default=None, help="at most N rows")
 
     add("status", cmd_status, "show the node home, store size and counts")
+    register_profile_commands(add)
 
 
 def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:

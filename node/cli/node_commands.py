@@ -19,6 +19,9 @@ from node.ingest.pipeline import (
 )
 from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
+from node.profile.keystrokes import refresh_keystroke_simhashes
+from node.profile.profiler import profiler_from_config
+from node.profile.views import rejection_counts
 from node.store import ObservationRow, Store
 
 #: Rejected lines printed to stderr by a human-format ingest; `--json` has up to 1000.
@@ -52,13 +55,15 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
             check_readable(name)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
-    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib,
+                             profilers=[profiler_from_config(config)])
     try:
         if args.follow:
             report = await _follow_all(store, config, sources)
         else:
             report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
                                           max_line_bytes=config.ingest.max_line_bytes)
+        await refresh_keystroke_simhashes(store)  # sessions whose input arrived in this run
     finally:
         await store.close()
     _print_report(report, as_json=args.json)
@@ -157,6 +162,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         counts = await store.counts()
         version = await store.schema_version()
         size = store.size_bytes()
+        rejections = await rejection_counts(store)
     finally:
         await store.close()
     status = {
@@ -168,6 +174,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "schema_version": version,
         "events": counts.events,
         "observations": counts.observations,
+        "field_rejections": rejections,
     }
     if args.json:
         print_json(status)
@@ -178,5 +185,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("store", f"{config.store_path} ({format_bytes(size)}, schema v{version})"),
             ("events", counts.events),
             ("observations", counts.observations),
+            ("field rejections", sum(rejections.values())),
+            *((f"  {reason}", count) for reason, count in rejections.items()),
         ])
     return 0

@@ -15,10 +15,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from node.config import Config, ConfigError
 from node.ingest.event import Event
 from node.ingest.transcript import KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
 from node.profile import sql
-from node.profile.commands import PhaseRules
+from node.profile.commands import PhaseRules, PhaseRulesError, rules_with_operator_file
 from node.profile.fingerprints import EVENT_FINGERPRINTS, TYPES, validate_fingerprint
 from node.profile.infrastructure import (
     C2Endpoint,
@@ -346,3 +347,18 @@ def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
 
 def _int_or_none(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
+
+
+def profiler_from_config(config: Config) -> Profiler:
+    """The profiler an ingest uses: operator phase rules and internal hosts from config.
+
+    Raises `ConfigError` naming the file when the operator's rule file is unusable.
+    """
+    settings = config.profile
+    path = config.home_file(settings.phase_rules_path) if settings.phase_rules_path.strip() \
+        else None
+    try:
+        rules = rules_with_operator_file(path)
+    except PhaseRulesError as exc:
+        raise ConfigError(f"profile.phase_rules_path: {exc}") from None
+    return Profiler(rules, InternalHosts.parse(settings.internal_hosts))
