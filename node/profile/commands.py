@@ -76,8 +76,8 @@ BUILTIN_RULES: tuple[PhaseRule, ...] = (
           "reading secrets"),
     _rule("impact", r"(xmrig|minerd|cpuminer|stratum\+tcp|nicehash|cryptonight|\bt-rex\b)",
           "resource hijacking (miners)"),
-    _rule("impact", r"^(rm\s+-rf\s+/(\s|\*|$)|mkfs|dd\s+if=/dev/(zero|urandom)\s+of=/dev/"
-          r"|shutdown|reboot|halt|poweroff)(\s|$)",
+    _rule("impact", r"^(rm\s+-rf\s+/\*?(\s|$)|(mkfs\S*|shutdown|reboot|halt|poweroff)(\s|$)"
+          r"|dd\s+if=/dev/(zero|urandom)\s+of=/dev/)",
           "destruction and denial"),
     _rule("defense_evasion", r"^(pkill|killall|kill)\b", "killing competitors and monitors"),
     _rule("command_and_control", r"^(wget|curl|tftp|ftpget|fetch|lwp-download)\b",
@@ -91,7 +91,7 @@ BUILTIN_RULES: tuple[PhaseRule, ...] = (
     _rule("execution", r"^(chmod\s+(\+x|[0-7]*[1357][0-7]{0,2}\b)|\.{0,2}/\S|sh|bash|dash|zsh"
           r"|python[0-9.]*|perl|php|ruby|node|source|\.)(\s|$)",
           "running dropped code"),
-    _rule("collection", r"^(tar\s+-?\w*c|zip|7z\s+a|mysqldump|pg_dump|sqlite3)\b",
+    _rule("collection", r"^(tar\s+-?\w*c\w*|zip|7z\s+a|mysqldump|pg_dump|sqlite3)\b",
           "packing data"),
     _rule("discovery", r"^(uname|whoami|id|hostname|w|who|last|lastlog|ps|top|netstat|ss"
           r"|ifconfig|ip|arp|route|lscpu|nproc|free|df|uptime|lspci|lsblk|lsusb|dmidecode|env"

@@ -44,13 +44,13 @@ MAIL_SIMHASHES = counted_upsert("profile_mail_simhashes", ("ip", "simhash"))
 COMMANDS = plain_insert("profile_commands",
                         ("ip", "time_us", "honeypot", "session", "phases", "command"))
 
-# Rotation: (ip, port, probe, time_us, value) first sightings against the stored hash.
+# Rotation: first sightings (ip, port, probe, value, time_us) against the stored hash.
 ROTATIONS_FROM_STORED = """
 INSERT INTO profile_rotations (ip, port, probe, time_us, old_value, new_value)
-SELECT s.ip, s.port, s.probe, j.value ->> 3, s.value, j.value ->> 4
+SELECT s.ip, s.port, s.probe, j.value ->> 4, s.value, j.value ->> 3
 FROM json_each(?) AS j JOIN profile_probe_state AS s
   ON s.ip = j.value ->> 0 AND s.port = j.value ->> 1 AND s.probe = j.value ->> 2
-WHERE s.value != j.value ->> 4 AND s.last_seen_us <= j.value ->> 3
+WHERE s.value != j.value ->> 3 AND s.last_seen_us <= j.value ->> 4
 """
 ROTATIONS = plain_insert("profile_rotations",
                          ("ip", "port", "probe", "time_us", "old_value", "new_value"))
