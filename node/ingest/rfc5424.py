@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from node.ingest.addresses import attacker_ip, canonical_ip
+from node.ingest.addresses import attacker_ip
 from node.ingest.event import FORMAT_RFC5424, Event, LineRejected, event_key
 from node.ingest.timestamps import parse_time_us
 
@@ -51,7 +51,7 @@ def parse_rfc5424(line: str, raw: bytes) -> Event:
     time_us = parse_time_us(timestamp, zone_required=True)
     if msg.startswith(_CMD_PREFIX):
         fields = _parse_shell_command(msg)
-        src = canonical_ip(fields["src"]) if fields.get("src") else None
+        src = attacker_ip(fields)  # `src=-` / `src=unknown` mean no address, as in SD
         kind = "command"
     else:
         src = attacker_ip(fields)
