@@ -6,6 +6,7 @@ from typing import Any
 
 from node.ingest.addresses import attacker_ip, canonical_ip
 from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
+from node.ingest.rfc5424 import parse_rfc5424
 from node.ingest.timestamps import parse_time_us
 
 _ABSENT_IP = frozenset({"", "-", "unknown"})
@@ -46,8 +47,9 @@ def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
     key_source = raw
     raw_line = obj.get("raw_line")
     if isinstance(raw_line, str) and raw_line:
-        key_source = raw_line.rstrip("\r\n").encode()
-        time_us = _syslog_time(raw_line, time_us)
+        record = raw_line.rstrip("\r\n")
+        key_source = record.encode()
+        time_us = _syslog_time(record, time_us)
     return Event(
         event_key(key_source, time_us),
         time_us,
@@ -61,12 +63,15 @@ def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
 
 
 def _syslog_time(raw_line: str, fallback_us: int) -> int:
-    """The precise time of the embedded syslog record (the collector drops the fraction)."""
-    parts = raw_line.split(" ", 2)
-    if len(parts) < 3:
+    """The precise time of the embedded syslog record (the collector drops the fraction).
+
+    Parsed as the syslog path parses it, so a double-wrapped shell line takes the
+    inner header's time there and here alike, and both paths give one key.
+    """
+    if not raw_line.startswith("<"):
         return fallback_us
     try:
-        return parse_time_us(parts[1], zone_required=True)
+        return parse_rfc5424(raw_line, b"").time_us
     except LineRejected:
         return fallback_us
 
