@@ -109,10 +109,10 @@ CREATE TABLE profile_sessions (
     PRIMARY KEY (ip, session)
 ) WITHOUT ROWID;
 CREATE TABLE profile_commands (
-    id INTEGER PRIMARY KEY, ip TEXT NOT NULL, time_us INTEGER NOT NULL,
-    honeypot TEXT NOT NULL, session TEXT NOT NULL, phases TEXT NOT NULL, command TEXT NOT NULL
-);
-CREATE INDEX profile_commands_by_ip ON profile_commands (ip, time_us);
+    ip TEXT NOT NULL, time_us INTEGER NOT NULL, honeypot TEXT NOT NULL, session TEXT NOT NULL,
+    command TEXT NOT NULL, phases TEXT NOT NULL,
+    PRIMARY KEY (ip, time_us, honeypot, session, command)
+) WITHOUT ROWID;
 CREATE TABLE profile_phases (
     ip TEXT NOT NULL, honeypot TEXT NOT NULL, phase TEXT NOT NULL,
     count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
@@ -135,8 +135,10 @@ CREATE TABLE profile_mail_simhashes (
     count INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
     PRIMARY KEY (ip, simhash)
 ) WITHOUT ROWID;
-CREATE TABLE transcript_input (sid TEXT NOT NULL, t REAL NOT NULL, d TEXT NOT NULL);
-CREATE INDEX transcript_input_by_sid ON transcript_input (sid);
+CREATE TABLE transcript_input (
+    sid TEXT NOT NULL, t REAL NOT NULL, d TEXT NOT NULL,
+    PRIMARY KEY (sid, t, d)
+) WITHOUT ROWID;
 CREATE TABLE transcript_sessions (
     sid TEXT PRIMARY KEY, started_us INTEGER, width INTEGER, height INTEGER,
     truncated INTEGER NOT NULL, input_chunks INTEGER NOT NULL
@@ -172,7 +174,8 @@ FROM json_each(?1) AS j
 # Rows inserted by this batch are exactly those above the highest id before it:
 # ids grow monotonically and the batch holds the only write transaction.
 _LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
-_NEW_KEYS = "SELECT key FROM events WHERE id > ?"
+_NEW_COUNT = "SELECT count(*) FROM events WHERE id > ?"
+_NEW_KEYS_HEX = "SELECT group_concat(hex(key), '') FROM events WHERE id > ?"
 _UPSERT_OBSERVATIONS = """
 INSERT INTO observations (ip, first_seen_us, last_seen_us, event_count)
 SELECT src_ip, min(time_us), max(time_us), count(*) FROM events
@@ -356,13 +359,21 @@ class Store:
         return stored
 
     async def _run_profilers(self, ordered: Sequence[Event], last_id: int) -> None:
-        async with self._db.execute(_NEW_KEYS, (last_id,)) as cursor:
-            new_keys = {row[0] for row in await cursor.fetchall()}
-        new_events = []
-        for event in ordered:  # in-batch duplicates too are profiled once
-            if event.key in new_keys:
-                new_keys.discard(event.key)
-                new_events.append(event)
+        # Usually every event is new: then the count says so and no key crosses
+        # threads. Otherwise the new keys come back as one hex string, not as
+        # one Python row per key built on the writer thread under GIL contention.
+        if await self._scalar_params(_NEW_COUNT, (last_id,)) == len(ordered):
+            new_events = list(ordered)
+        else:
+            async with self._db.execute(_NEW_KEYS_HEX, (last_id,)) as cursor:
+                row = await cursor.fetchone()
+            joined = bytes.fromhex(row[0]) if row and row[0] else b""
+            new_keys = {joined[i:i + 16] for i in range(0, len(joined), 16)}
+            new_events = []
+            for event in ordered:  # in-batch duplicates too are profiled once
+                if event.key in new_keys:
+                    new_keys.discard(event.key)
+                    new_events.append(event)
         for profiler in self._profilers:
             for sql, rows in profiler.statements(new_events):
                 if not rows:
@@ -461,6 +472,12 @@ class Store:
             except FileNotFoundError:
                 pass
         return total
+
+    async def _scalar_params(self, sql: str, params: Sequence[Any]) -> int:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def _scalar(self, sql: str) -> int:
         async with self._db.execute(sql) as cursor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from node.profile.rejection import Rejected
@@ -83,6 +84,7 @@ _NO_TLS_JARM = "0" * 62
 _MAX_BANNER = 255
 
 
+@lru_cache(maxsize=65536)
 def validate_fingerprint(kind: str, raw: str) -> str | Rejected | None:
     """Canonical value of a fingerprint, a `Rejected` reason, or None for no signal."""
     spec = TYPES.get(kind)

@@ -18,6 +18,7 @@ import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _URL_SCHEMES = frozenset({"http", "https", "ftp", "tftp"})
 _MAX_URL = 2048
 _DEV_TCP = re.compile(r"/dev/(tcp|udp)/([^/\s'\"]+)/(\d{1,5})")
+_MAY_NAME_ENDPOINT = re.compile(r"wget|curl|fetch|lwp-download|tftp|ftpget|nc|netcat|/dev/")
 _DOWNLOADERS = frozenset({"wget", "curl", "fetch", "lwp-download"})
 _NETCATS = frozenset({"nc", "ncat", "netcat"})
 # Options whose next token is a value, not a host (per tool family).
@@ -131,6 +133,7 @@ def mail_urls(urls_json: str) -> list[str] | Rejected:
     return [item for item in items if isinstance(item, str)]
 
 
+@lru_cache(maxsize=65536)
 def normalise_host(text: str) -> str | Rejected:
     """A routable IP literal or a public DNS name, normalised; else the reason it is not."""
     host = text.strip()
@@ -150,6 +153,7 @@ def normalise_host(text: str) -> str | Rejected:
     return str(addr)
 
 
+@lru_cache(maxsize=65536)
 def normalise_url(text: str) -> C2Endpoint | Rejected:
     """A URL without credentials or fragment, with a normalised host."""
     raw = text.strip()
@@ -175,8 +179,14 @@ def normalise_url(text: str) -> C2Endpoint | Rejected:
     return C2Endpoint(host, url)
 
 
-def command_endpoints(command: str) -> list[C2Endpoint | Rejected]:
-    """Endpoints named by download and connect tools in a shell command line."""
+@lru_cache(maxsize=65536)
+def command_endpoints(command: str) -> tuple[C2Endpoint | Rejected, ...]:
+    """Endpoints named by download and connect tools in a shell command line.
+
+    Cached: bots replay the same command lines millions of times.
+    """
+    if not _MAY_NAME_ENDPOINT.search(command):
+        return ()
     found: list[C2Endpoint | Rejected] = []
     for segment in split_segments(command[:8192]):
         for match in _DEV_TCP.finditer(segment):
@@ -193,7 +203,7 @@ def command_endpoints(command: str) -> list[C2Endpoint | Rejected]:
             found.extend(_first_host(args, _VALUE_OPTIONS["ftpget"], "ftp"))
         elif tool in _NETCATS:
             found.extend(_netcat_target(args))
-    return found
+    return tuple(found)
 
 
 def exclude_internal(endpoints: Iterable[C2Endpoint | Rejected],

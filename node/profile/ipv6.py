@@ -9,6 +9,7 @@ a stable-privacy / random identifier (RFC 7217, RFC 8981).
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import NamedTuple
 
 EUI64 = "eui64"
@@ -25,6 +26,7 @@ class Ipv6Leak(NamedTuple):
     iid: str | None
 
 
+@lru_cache(maxsize=65536)
 def classify_ipv6(text: str) -> Ipv6Leak:
     """Classify a leaked address; never raises (unparseable → ``unknown``)."""
     raw = text.strip()

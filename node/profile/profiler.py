@@ -64,12 +64,12 @@ class _Counted:
         row = self.rows.get(key)
         if row is None:
             self.rows[key] = [1, time_us, time_us]
-        else:
-            row[0] += 1
-            if time_us < row[1]:
-                row[1] = time_us
-            if time_us > row[2]:
-                row[2] = time_us
+            return
+        row[0] += 1
+        if time_us > row[2]:  # batches are time-ordered: the usual case
+            row[2] = time_us
+        elif time_us < row[1]:
+            row[1] = time_us
 
     def as_rows(self) -> list[list[Any]]:
         return [[*key, *agg] for key, agg in self.rows.items()]
@@ -220,7 +220,7 @@ class Profiler:
             return
         phases = self.rules.classify(command)
         b.commands.append([e.src_ip, e.time_us, e.sensor, e.fields.get("session", ""),
-                           ",".join(phases), command[:MAX_COMMAND_CHARS]])
+                           command[:MAX_COMMAND_CHARS], ",".join(phases)])
         for phase in phases:
             b.phases.add((e.src_ip, e.sensor, phase), e.time_us)
         self._endpoints(e, b, command_endpoints(command), "command")

@@ -27,8 +27,9 @@ def counted_upsert(table: str, keys: Sequence[str], extra: Sequence[str] = ()) -
     )
 
 
-def plain_insert(table: str, names: Sequence[str]) -> str:
-    return (f"INSERT INTO {table} ({', '.join(names)}) SELECT {_columns(names)}"  # noqa: S608
+def plain_insert(table: str, names: Sequence[str], *, or_ignore: bool = False) -> str:
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    return (f"{verb} INTO {table} ({', '.join(names)}) SELECT {_columns(names)}"  # noqa: S608
             " FROM json_each(?) AS j")
 
 
@@ -41,8 +42,11 @@ PHASES = counted_upsert("profile_phases", ("ip", "honeypot", "phase"))
 PAYLOADS = counted_upsert("profile_payloads", ("ip", "sha256", "source"))
 C2 = counted_upsert("profile_c2", ("ip", "host", "url", "via"))
 MAIL_SIMHASHES = counted_upsert("profile_mail_simhashes", ("ip", "simhash"))
+# The same command at the same microsecond in the same session is one command
+# (e.g. seen through both the shell's syslog and Cowrie).
 COMMANDS = plain_insert("profile_commands",
-                        ("ip", "time_us", "honeypot", "session", "phases", "command"))
+                        ("ip", "time_us", "honeypot", "session", "command", "phases"),
+                        or_ignore=True)
 
 # Rotation: first sightings (ip, port, probe, value, time_us) against the stored hash.
 ROTATIONS_FROM_STORED = """
@@ -66,7 +70,8 @@ ON CONFLICT (ip, port, probe) DO UPDATE SET
     last_seen_us = max(last_seen_us, excluded.last_seen_us)
 """
 
-TRANSCRIPT_INPUT = plain_insert("transcript_input", ("sid", "t", "d"))
+# A keystroke is (sid, t, d): the same chunk from two copies of a shard is one.
+TRANSCRIPT_INPUT = plain_insert("transcript_input", ("sid", "t", "d"), or_ignore=True)
 # (sid, started_us, width, height, truncated, input_chunks)
 TRANSCRIPT_SESSIONS = """
 INSERT INTO transcript_sessions (sid, started_us, width, height, truncated, input_chunks)

@@ -80,7 +80,8 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
              "command": cmd}
             for t, hp, sess, ph, cmd in reversed(await store.fetch(
                 "SELECT time_us, honeypot, session, phases, command FROM profile_commands"
-                " WHERE ip = ? ORDER BY time_us DESC, id DESC LIMIT ?", (ip, command_limit)))
+                " WHERE ip = ? ORDER BY time_us DESC, session DESC, command DESC LIMIT ?",
+                (ip, command_limit)))
         ],
         "payloads": await _counted(
             store, "SELECT sha256, source, count, first_seen_us, last_seen_us"

