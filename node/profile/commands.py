@@ -67,7 +67,7 @@ BUILTIN_RULES: tuple[PhaseRule, ...] = (
           "uploading files out"),
     _rule("exfiltration", r"^(scp|rsync)\b.*\s/\S*\s+\S+@\S+:",
           "copying local files to a remote host"),
-    _rule("persistence", r"(\.ssh/authorized_keys|^crontab\b|/etc/cron|/etc/rc\.local"
+    _rule("persistence", r"(\.ssh/authorized_keys|^crontab(\s+(?!-l\b)|$)|/etc/cron|/etc/rc\.local"
           r"|/etc/init\.d/|^systemctl\s+enable|/etc/systemd/system/|\.bashrc|\.profile\b)",
           "keys, cron, services and shell start-up files"),
     _rule("persistence", r"^(useradd|adduser|usermod|chpasswd|passwd)\b", "account manipulation"),

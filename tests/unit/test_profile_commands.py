@@ -25,6 +25,7 @@ RULES = PhaseRules()
     ("uname -a", ("discovery",)),
     ("cat /proc/cpuinfo | grep name | head -n 1", ("discovery",)),
     ("nvidia-smi", ("discovery",)),
+    ("crontab -l", ("discovery",)),
     ("cat /etc/shadow", ("credential_access",)),
     ("cat ~/.ssh/id_rsa", ("credential_access",)),
     ("echo ssh-rsa AAAA >> ~/.ssh/authorized_keys", ("persistence",)),
