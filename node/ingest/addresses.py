@@ -43,7 +43,7 @@ def canonical_ip(value: str) -> str:
         host = host[1:end]
     elif host.count(":") == 1:
         host, _, port = host.partition(":")
-        if not port.isdigit():
+        if not _is_port(port):
             raise LineRejected("invalid_ip", _clip(value))
     try:
         addr = ipaddress.ip_address(host)
@@ -68,7 +68,12 @@ def attacker_ip(fields: Mapping[str, str]) -> str | None:
 
 
 def _is_port_suffix(text: str) -> bool:
-    return text.startswith(":") and text[1:].isdigit()
+    return text.startswith(":") and _is_port(text[1:])
+
+
+def _is_port(text: str) -> bool:
+    """ASCII decimal 0..65535 (``str.isdigit`` alone admits any Unicode digit)."""
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
 
 
 def _clip(text: str, limit: int = 80) -> str:

@@ -9,7 +9,7 @@ from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
 from node.ingest.rfc5424 import parse_rfc5424
 from node.ingest.timestamps import parse_time_us
 
-_ABSENT_IP = frozenset({"", "-", "unknown"})
+_ABSENT_IP = frozenset({"", "-", "unknown", "none", "null"})  # as addresses.attacker_ip
 
 
 def is_collector(obj: dict[str, Any]) -> bool:

@@ -83,7 +83,7 @@ def test_unknown_attacker_ip_falls_back_to_the_fields_and_drops_the_port() -> No
 
 
 @pytest.mark.parametrize("declared", ["Unknown", "unknown", "UNKNOWN", " Unknown ", "", "-",
-                                      None, 0, _DROP])
+                                      "None", "null", None, 0, _DROP])
 def test_absent_attacker_ip_uses_field_precedence(declared: object) -> None:
     fields = {"ip": "10.0.0.9", "target_ip": "10.0.0.8", "client_ip": "192.0.2.7"}
     event = _parse(_line(attacker_ip=declared, fields=fields))
