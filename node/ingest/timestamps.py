@@ -10,8 +10,9 @@ from node.ingest.event import LineRejected
 # RFC 3339 date-time (RFC 5424 §6.2.3 restricts it to ≤ 6 fraction digits; we
 # accept up to 9 and keep microseconds). The zone is optional only in the
 # pattern: callers decide whether a missing zone means UTC or is an error.
+# RFC 3339 §5.6 allows lower-case ``t``/``z``; offsets are at most 23:59.
 _RFC3339 = re.compile(
-    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(Z|z|[+-]\d\d:\d\d)?"
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(Z|z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -29,7 +30,7 @@ def parse_time_us(text: str, *, zone_required: bool) -> int:
     if match.group(1) is None and zone_required:
         raise LineRejected("bad_timestamp", f"no UTC offset: {text[:64]}")
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.upper())  # fromisoformat wants upper-case T/Z
     except ValueError:
         raise LineRejected("bad_timestamp", text[:64]) from None
     if moment.tzinfo is None:
