@@ -75,7 +75,7 @@ def parse_transcript(obj: dict[str, Any], raw: bytes) -> Event:
 
 def _chunk_fields(sid: str, obj: dict[str, Any]) -> dict[str, str]:
     ch, t, d = obj.get("ch"), obj.get("t"), obj.get("d")
-    if ch not in CHANNELS:
+    if not isinstance(ch, str) or ch not in CHANNELS:
         raise LineRejected("bad_transcript", "'ch' is not i, o or r")
     if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
         raise LineRejected("bad_transcript", "'t' is not a non-negative number")

@@ -87,3 +87,28 @@ def test_urls_normalise_idempotently(text: str) -> None:
     first = normalise_url(text)
     if isinstance(first, C2Endpoint):
         assert normalise_url(first.url) == first
+
+
+_shard_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(),
+                          st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.sampled_from(["sid", "t", "ch", "d", "hdr", "trunc"]), _shard_values),
+       st.binary(max_size=8))
+def test_shard_lines_parse_or_are_rejected_never_crash(obj: dict[str, object],
+                                                       junk: bytes) -> None:
+    import orjson
+
+    from node.ingest.detect import parse_line
+    from node.ingest.event import LineRejected
+
+    try:
+        raw = orjson.dumps({"sid": "s", **obj})
+    except TypeError:
+        return
+    for line in (raw, raw[:-1] + junk + b"}"):
+        try:
+            parse_line(line)
+        except LineRejected:
+            pass
