@@ -40,6 +40,7 @@ from node.profile.smtp import recipient_domain, recipients
 #: Longest command text stored; longer commands are cut (and still classified).
 MAX_COMMAND_CHARS = 4096
 _MAX_CREDENTIAL = 256
+_MAX_SID = 128
 #: Event kinds that carry a Cowrie-style ``session`` worth a session row.
 _SESSION_KINDS = frozenset({
     "session_connect", "session_closed", "client_version", "client_kex", "login_failed",
@@ -212,7 +213,7 @@ class Profiler:
     def _session(self, e: Event, b: _Batch) -> None:
         session = e.fields.get("session")
         if e.src_ip is not None and session:
-            b.sessions.add((e.src_ip, session[:128], e.sensor, e.service), e.time_us)
+            b.sessions.add((e.src_ip, session[:_MAX_SID], e.sensor, e.service), e.time_us)
 
     def _command(self, e: Event, b: _Batch) -> None:
         command = e.fields.get("cmd")
@@ -273,6 +274,7 @@ class Profiler:
         except ValueError:
             duration = None
         service = e.fields.get("service", e.service)
+        sid = sid[:_MAX_SID]
         b.session_links.append([sid, e.src_ip, e.sensor, service, e.time_us, duration])
         b.sessions.add((e.src_ip, sid, e.sensor, service), e.time_us)
 

@@ -39,9 +39,11 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
         "SELECT service FROM observation_services WHERE ip = ? ORDER BY service", one)]
     honeypots = [r[0] for r in await store.fetch(
         "SELECT honeypot FROM observation_honeypots WHERE ip = ? ORDER BY honeypot", one)]
-    phases = await _counted(store, "SELECT honeypot, phase, count, first_seen_us, last_seen_us"
-                            " FROM profile_phases WHERE ip = ? ORDER BY honeypot, first_seen_us",
-                            one, ("honeypot", "phase"))
+    phase_rows = await store.fetch(
+        "SELECT honeypot, phase, count, first_seen_us, last_seen_us FROM profile_phases"
+        " WHERE ip = ? ORDER BY honeypot, first_seen_us, phase", one)
+    phases = [{"honeypot": hp, "phase": phase, "count": count, "first_seen": _t(first_us),
+               "last_seen": _t(last_us)} for hp, phase, count, first_us, last_us in phase_rows]
     commands_total = (await store.fetch(
         "SELECT count(*) FROM profile_commands WHERE ip = ?", one))[0][0]
     return {
@@ -73,7 +75,7 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
             " FROM profile_credentials WHERE ip = ? ORDER BY first_seen_us",
             one, ("username", "secret", "outcome")),
         "phases": phases,
-        "phase_order": _phase_order(phases),
+        "phase_order": _phase_order(phase_rows),
         "commands_total": commands_total,
         "commands": [
             {"time": _t(t), "honeypot": hp, "session": sess, "phases": ph.split(","),
@@ -161,12 +163,12 @@ async def _ipv6(store: Store, ip: str) -> dict[str, Any]:
     }
 
 
-def _phase_order(phases: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """Per honeypot, the phase seen first and the phase seen last."""
+def _phase_order(rows: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, str]]:
+    """Per honeypot, the phase seen first and the phase seen last (by event time)."""
     order: dict[str, dict[str, str]] = {}
-    for honeypot in sorted({p["honeypot"] for p in phases}):
-        mine = [p for p in phases if p["honeypot"] == honeypot]
-        first = min(mine, key=lambda p: (p["first_seen"], p["phase"]))
-        last = max(mine, key=lambda p: (p["last_seen"], p["phase"]))
-        order[honeypot] = {"first": first["phase"], "last": last["phase"]}
+    for honeypot in sorted({row[0] for row in rows}):
+        mine = [row for row in rows if row[0] == honeypot]
+        first = min(mine, key=lambda row: (row[3], row[1]))
+        last = max(mine, key=lambda row: (row[4], row[1]))
+        order[honeypot] = {"first": first[1], "last": last[1]}
     return order
