@@ -63,7 +63,7 @@ def iter_lines(stream: BinaryIO, max_line_bytes: int, first_line_no: int = 1) ->
     readline = stream.readline
     number = first_line_no - 1
     pos = 0
-    limit = max_line_bytes + 1
+    limit = max_line_bytes + 2  # room for a CRLF: the limit is on the line without its break
     while True:
         chunk = readline(limit)
         if not chunk:
@@ -71,12 +71,14 @@ def iter_lines(stream: BinaryIO, max_line_bytes: int, first_line_no: int = 1) ->
         number += 1
         pos += len(chunk)
         if chunk[-1:] == b"\n":
-            yield Line(number, chunk.rstrip(b"\r\n"), pos)
+            raw = chunk.rstrip(b"\r\n")
         elif len(chunk) < limit:  # last line without a line break
-            yield Line(number, chunk.rstrip(b"\r"), pos)
+            raw = chunk.rstrip(b"\r")
         else:
             pos += _skip_rest_of_line(readline)
             yield Line(number, None, pos)
+            continue
+        yield Line(number, raw if len(raw) <= max_line_bytes else None, pos)
 
 
 def _skip_rest_of_line(readline: object) -> int:
@@ -106,7 +108,7 @@ async def follow_lines(
     """
     stream, file_id = _open_at(path, start_pos)
     pos, number = start_pos, start_line_no - 1
-    limit = max_line_bytes + 1
+    limit = max_line_bytes + 2  # room for a CRLF, as in `iter_lines`
     skipping = False
     try:
         while not stop.is_set():
@@ -119,7 +121,8 @@ async def follow_lines(
                     yield Line(number, None, pos, file_id)
                     continue
                 number += 1
-                yield Line(number, chunk.rstrip(b"\r\n"), pos, file_id)
+                raw = chunk.rstrip(b"\r\n")
+                yield Line(number, raw if len(raw) <= max_line_bytes else None, pos, file_id)
                 continue
             if len(chunk) >= limit:  # an overlong line: drop what we have, keep skipping
                 pos += len(chunk)
