@@ -28,7 +28,9 @@ def parse_collector(obj: dict[str, Any], raw: bytes) -> Event:
     kind = _text(obj, "event_type")
     sensor = _text(obj, "decky")
     service = _text(obj, "service")
-    raw_fields = obj.get("fields") or {}
+    raw_fields = obj.get("fields")
+    if raw_fields is None:
+        raw_fields = {}
     if not isinstance(raw_fields, dict):
         raise LineRejected("bad_json_shape", "'fields' is not an object")
     fields = {str(k): _scalar(v) for k, v in raw_fields.items()}

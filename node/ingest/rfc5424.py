@@ -45,8 +45,13 @@ def parse_rfc5424(line: str, raw: bytes) -> Event:
     if msgid == _NIL and not fields and msg[:1].isdigit():
         inner = _INNER_HEADER.match(msg)
         if inner is not None:
-            timestamp, host, app, _procid, msgid = inner.group(1, 2, 3, 4, 5)
-            fields, msg = _parse_sd_and_msg(msg, inner.end())
+            try:
+                inner_fields, inner_msg = _parse_sd_and_msg(msg, inner.end())
+            except LineRejected:
+                pass  # not wrapped after all: an ordinary message that starts with a date
+            else:
+                timestamp, host, app, _procid, msgid = inner.group(1, 2, 3, 4, 5)
+                fields, msg = inner_fields, inner_msg
 
     time_us = parse_time_us(timestamp, zone_required=True)
     if msg.startswith(_CMD_PREFIX):

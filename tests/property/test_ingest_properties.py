@@ -278,7 +278,9 @@ def test_parse_line_only_ever_raises_line_rejected_on_json_of_any_shape(
 
 _MAX = 16
 _good_lines = st.binary(max_size=_MAX).filter(lambda b: b"\n" not in b and not b.endswith(b"\r"))
-_long_lines = st.binary(min_size=_MAX + 1, max_size=400).map(lambda b: b.replace(b"\n", b"x"))
+# Content ending in CR is left out: which CRs belong to the line break is ambiguous there.
+_long_lines = st.binary(min_size=_MAX + 1, max_size=400).map(
+    lambda b: b.replace(b"\n", b"x") + b"x")
 
 
 @_FAST
@@ -295,8 +297,7 @@ def test_reader_never_loses_a_good_line_next_to_an_overlong_one(
     read = list(iter_lines(stream, _MAX))
     if last_unterminated and lines and not lines[-1][0]:
         lines = lines[:-1]  # an empty unterminated last line is no line at all
-    stripped = [text.rstrip(b"\r") for text, _ in lines]
-    expected = [text if len(text) <= _MAX else None for text in stripped]
+    expected = [text if len(text) <= _MAX else None for text, _ in lines]
     assert [line.raw for line in read] == expected
     assert [line.number for line in read] == list(range(1, len(lines) + 1))
     if read:

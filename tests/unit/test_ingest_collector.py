@@ -122,8 +122,9 @@ def test_non_empty_msg_is_kept_without_overriding_a_msg_field() -> None:
     assert _parse(_line(msg="outer", fields={"msg": "inner"})).fields["msg"] == "inner"
 
 
-def test_missing_fields_object_gives_no_fields() -> None:
-    event = _parse(_line(fields=_DROP, attacker_ip="192.0.2.9"))
+@pytest.mark.parametrize("fields", [_DROP, None, {}])
+def test_missing_null_or_empty_fields_object_gives_no_fields(fields: object) -> None:
+    event = _parse(_line(fields=fields, attacker_ip="192.0.2.9"))
     assert event.fields == {}
     assert event.src_ip == "192.0.2.9"
 
@@ -208,6 +209,10 @@ def test_raw_line_with_an_unusable_time_falls_back_to_the_collector_time() -> No
     (_line(service=None), "bad_json_shape"),
     (_line(fields="src=1.2.3.4"), "bad_json_shape"),
     (_line(fields=[["src", "1.2.3.4"]]), "bad_json_shape"),
+    (_line(fields=[]), "bad_json_shape"),
+    (_line(fields=""), "bad_json_shape"),
+    (_line(fields=0), "bad_json_shape"),
+    (_line(fields=False), "bad_json_shape"),
     (_line(fields={"nested": {"a": 1}}), "bad_json_shape"),
     (_line(fields={"list": [1]}), "bad_json_shape"),
     (_line(timestamp="02/03/2026 08:14"), "bad_timestamp"),

@@ -281,6 +281,20 @@ def test_nil_msgid_line_without_command_is_a_message_event() -> None:
     assert event.src_ip is None
 
 
+def test_message_starting_with_a_date_is_a_message_not_a_wrapped_line() -> None:
+    text = "2026-03-02T09:00:00Z INFO worker started job 42"
+    event = _parse(f"<14>1 2026-03-02T09:00:01Z web-02 app - - - {text}")
+    assert (event.sensor, event.service, event.kind) == ("web-02", "app", "message")
+    assert event.fields == {"msg": text}
+    assert event.time_us == _us("2026-03-02T09:00:01+00:00")
+
+
+def test_double_wrapped_line_with_an_inner_timestamp_without_offset_is_rejected() -> None:
+    line = ("<14>1 2026-03-02T09:10:01.2+00:00 web-02 1 - - -  2026-03-02T09:10:01.19 "
+            "web-02 bash - command - CMD uid=0 src=192.0.2.44 pwd=/ cmd=id")
+    assert _rejection(line) == "bad_timestamp"
+
+
 def test_nil_header_tokens_become_empty_sensor_and_service() -> None:
     event = _parse('<134>1 2026-03-02T09:10:00+00:00 - - - probe [relay@55555 ip="192.0.2.1"]')
     assert (event.sensor, event.service, event.kind, event.src_ip) == ("", "", "probe", "192.0.2.1")
