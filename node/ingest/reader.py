@@ -103,13 +103,14 @@ async def follow_lines(
 
     Only complete lines are yielded: a trailing partial line is re-read once
     its line break arrives. When the file is replaced (new inode) or truncated
-    below the read position, reading restarts at its beginning. The ``None``
+    below the read position, reading restarts at its beginning; a replaced
+    file's last complete lines are read first. The ``None``
     items tell the caller it has caught up, so it can flush what it holds.
     """
     stream, file_id = _open_at(path, start_pos)
     pos, number = start_pos, start_line_no - 1
     limit = max_line_bytes + 2  # room for a CRLF, as in `iter_lines`
-    skipping = False
+    skipping = draining = False
     try:
         while not stop.is_set():
             chunk = stream.readline(limit)
@@ -129,16 +130,20 @@ async def follow_lines(
                 skipping = True
                 continue
             stream.seek(pos)  # partial line: wait for the rest
-            yield None
-            if _replaced(path, file_id, pos):
-                stream.close()
-                stream, file_id = _open_at(path, 0)
-                pos, number, skipping = 0, 0, False
-                continue
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=poll_interval_s)
-            except TimeoutError:
-                pass
+            if not draining:
+                yield None
+                if not _replaced(path, file_id, pos):
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=poll_interval_s)
+                    except TimeoutError:
+                        pass
+                    continue
+                if os.fstat(stream.fileno()).st_size > pos:
+                    draining = True  # lines written just before rotation: read them first
+                    continue
+            stream.close()
+            stream, file_id = _open_at(path, 0)
+            pos, number, skipping, draining = 0, 0, False, False
     finally:
         stream.close()
 

@@ -311,3 +311,19 @@ async def test_follow_restarts_when_the_file_is_truncated(tmp_path: Path) -> Non
 async def test_follow_of_a_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         await anext(_follow(tmp_path / "absent.log", asyncio.Event()))
+
+
+async def test_follow_reads_lines_written_just_before_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "live.log"
+    path.write_bytes(b"old-1\n")
+    stop = asyncio.Event()
+    lines = _follow(path, stop)
+    assert await _until_idle(lines) == [b"old-1"]
+    with path.open("ab") as out:  # the writer's last lines, then logrotate moves the file
+        out.write(b"old-2\nold-3\n")
+    path.rename(tmp_path / "live.log.1")
+    path.write_bytes(b"new-1\n")
+    collected = await _until_idle(lines) + await _until_idle(lines)
+    assert collected == [b"old-2", b"old-3", b"new-1"]
+    stop.set()
+    assert [item async for item in lines] == []
