@@ -27,15 +27,29 @@ def parse_line(raw: bytes) -> Event:
     if b"\x00" in raw:
         raise LineRejected("nul_byte")
     first = raw[:1]
+    if first not in _FORMAT_STARTS:
+        raw = _strip_lead(raw)  # a BOM or indentation some shippers add
+        first = raw[:1]
     if first == b"<":
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise LineRejected("invalid_utf8", f"byte {exc.start}") from None
         return parse_rfc5424(line, raw)
-    if first == b"{":
+    if first in _JSON_STARTS:
         return _parse_json(raw)
     raise LineRejected("unknown_format", repr(raw[:40]))
+
+
+_JSON_STARTS = frozenset({b"{", b"[", b'"'})
+_FORMAT_STARTS = frozenset({b"<"}) | _JSON_STARTS
+_BOM = b"\xef\xbb\xbf"
+
+
+def _strip_lead(raw: bytes) -> bytes:
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
+    return raw.lstrip(b" \t")
 
 
 def _parse_json(raw: bytes) -> Event:

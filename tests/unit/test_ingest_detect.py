@@ -1,0 +1,31 @@
+"""Per-line format detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.ingest import LineRejected, parse_line
+
+SYSLOG = b'<134>1 2026-03-02T08:14:05+00:00 mail-01 smtp - rcpt_to [relay@55555 src="192.0.2.7"]'
+COWRIE = (b'{"eventid": "cowrie.login.failed", "src_ip": "192.0.2.8", '
+          b'"timestamp": "2026-03-02T10:00:01Z", "username": "root", "password": "x"}')
+
+
+@pytest.mark.parametrize("lead", [b"\xef\xbb\xbf", b" ", b"\t  ", b"\xef\xbb\xbf "])
+def test_a_bom_or_indentation_before_a_record_is_ignored(lead: bytes) -> None:
+    for record in (SYSLOG, COWRIE):
+        assert parse_line(lead + record) == parse_line(record)
+
+
+@pytest.mark.parametrize("line", [b"[1, 2]", b'"just a string"', b"[]"])
+def test_json_that_is_not_an_object_is_a_shape_error(line: bytes) -> None:
+    with pytest.raises(LineRejected) as caught:
+        parse_line(line)
+    assert caught.value.reason == "bad_json_shape"
+
+
+@pytest.mark.parametrize("line", [b"hello world", b"   ", b"\xef\xbb\xbfplain text", b"42"])
+def test_text_in_no_known_format_is_rejected_as_unknown(line: bytes) -> None:
+    with pytest.raises(LineRejected) as caught:
+        parse_line(line)
+    assert caught.value.reason == "unknown_format"
