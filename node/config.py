@@ -13,10 +13,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ENV_PREFIX = "DECNET_FED_"
 CONFIG_FILENAME = "config.toml"
+_T = TypeVar("_T")
 
 
 class ConfigError(ValueError):
@@ -159,24 +160,52 @@ def load_config(home: Path, env: Mapping[str, str] = os.environ) -> Config:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-    sections: dict[str, Any] = {}
-    for section, cls in _SECTIONS.items():
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
-        values: dict[str, Any] = {}
-        for spec in dataclasses.fields(cls):
-            origin = f"{path} [{section}] {spec.name}"
-            value: Any = table.get(spec.name, spec.default)
-            env_name = f"{ENV_PREFIX}{section}_{spec.name}".upper()
-            if env_name in env:
-                value, origin = env[env_name], f"${env_name}"
-            values[spec.name] = _convert(section, spec.name, spec.type, value, origin)
-        unknown = set(table) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) in [{section}]: {sorted(unknown)}")
-        sections[section] = cls(**values)
+    sections = {section: _load_section(raw, path, section, cls, env)
+                for section, cls in _SECTIONS.items()}
     return Config(home=home, **sections)
+
+
+def load_section(config: Config, section: str, cls: type[_T],
+                 env: Mapping[str, str] = os.environ) -> _T:
+    """Load ``[section]`` of the config file into ``cls``, a frozen dataclass of another package.
+
+    Lets a package that `node` may not import (the federation) keep its settings
+    with its mechanism while sharing the file, the env overrides and the
+    error messages. A ``ValueError`` from ``cls`` (its own range checks) becomes
+    a `ConfigError` naming the section.
+    """
+    raw: dict[str, Any] = {}
+    if config.config_path.exists():
+        try:
+            raw = tomllib.loads(config.config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config.config_path}: {exc}") from exc
+    try:
+        loaded: _T = _load_section(raw, config.config_path, section, cls, env)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"[{section}] {exc}") from None
+    return loaded
+
+
+def _load_section(raw: dict[str, Any], path: Path, section: str, cls: type[Any],
+                  env: Mapping[str, str]) -> Any:
+    table = raw.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table")
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):
+        origin = f"{path} [{section}] {spec.name}"
+        value: Any = table.get(spec.name, spec.default)
+        env_name = f"{ENV_PREFIX}{section}_{spec.name}".upper()
+        if env_name in env:
+            value, origin = env[env_name], f"${env_name}"
+        values[spec.name] = _convert(section, spec.name, spec.type, value, origin)
+    unknown = set(table) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) in [{section}]: {sorted(unknown)}")
+    return cls(**values)
 
 
 def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -> Any:

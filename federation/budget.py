@@ -1,0 +1,63 @@
+"""Per-peer budgets: a token bucket on requests, a daily cap on distinct questions.
+
+The token bucket is charged before the signature check (it bounds the
+signature-verification work a key id can cause); the distinct-question budget
+is charged only for authenticated, well-formed questions, so a forger who
+knows a peer's key id cannot exhaust that peer's daily budget. Time is
+injected (``now_s``); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from federation.errors import OverBudget
+from federation.privacy import DAY_S, PrivacyPolicy
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated_s: float
+
+
+@dataclass(slots=True)
+class _Day:
+    day: int
+    questions: set[bytes]
+
+
+class PeerBudgets:
+    """Budgets of every peer (keys are trusted key ids, so the maps stay small)."""
+
+    def __init__(self, policy: PrivacyPolicy) -> None:
+        self._policy = policy
+        self._buckets: dict[str, _Bucket] = {}
+        self._days: dict[str, _Day] = {}
+
+    def take_token(self, key_id: str, now_s: float) -> None:
+        """Spend one request token, or raise `OverBudget`."""
+        bucket = self._buckets.get(key_id)
+        burst = float(self._policy.burst)
+        if bucket is None:
+            bucket = self._buckets[key_id] = _Bucket(burst, now_s)
+        elapsed = max(0.0, now_s - bucket.updated_s)
+        bucket.tokens = min(burst, bucket.tokens + elapsed * self._policy.rate_per_s)
+        bucket.updated_s = max(bucket.updated_s, now_s)
+        if bucket.tokens < 1.0:
+            raise OverBudget(f"rate limit: {self._policy.rate_per_s:g} requests/s,"
+                             f" burst {self._policy.burst}")
+        bucket.tokens -= 1.0
+
+    def charge_question(self, key_id: str, question: bytes, now_s: float) -> None:
+        """Count a distinct question for today (UTC); repeats are free."""
+        today = int(now_s // DAY_S)
+        day = self._days.get(key_id)
+        if day is None or day.day != today:
+            day = self._days[key_id] = _Day(today, set())
+        if question in day.questions:
+            return
+        if len(day.questions) >= self._policy.daily_distinct_questions:
+            raise OverBudget(f"daily budget of {self._policy.daily_distinct_questions}"
+                             " distinct questions used up")
+        day.questions.add(question)

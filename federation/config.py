@@ -1,0 +1,108 @@
+"""Federation settings: frozen dataclasses per concern, loaded from the node's config file.
+
+Sections: ``[federation]`` (`FederationSettings`), ``[limits]`` (`ServerLimits`)
+and ``[privacy]`` (`federation.privacy.PrivacyPolicy`). Each field can be
+overridden by ``DECNET_FED_<SECTION>_<FIELD>`` like every node setting
+(`node.config.load_section`); a bad value is an error naming its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from federation.privacy import PrivacyPolicy
+from node.config import Config, load_section
+
+#: Schema versions this build serves (inclusive).
+MIN_SCHEMA_VERSION = 1
+MAX_SCHEMA_VERSION = 1
+DEFAULT_PORT = 50551
+
+
+@dataclass(frozen=True, slots=True)
+class FederationSettings:
+    """How this node listens and asks."""
+
+    #: ``HOST:PORT`` that `serve` listens on (``--listen`` overrides).
+    listen: str = f"0.0.0.0:{DEFAULT_PORT}"
+    #: Talk plaintext gRPC instead of identity-pinned TLS. Only for loopback
+    #: tests and the local demo: without TLS, questions and answers are readable
+    #: on the path (they stay signed, so not forgeable).
+    plaintext: bool = False
+    #: Per-peer deadline of one question, in seconds; a slower peer is reported
+    #: as timed out while the others answer.
+    query_deadline_s: float = 5.0
+    #: Private key file, relative to the node home.
+    key_path: str = "node.key"
+    #: Trust store file, relative to the node home.
+    peers_path: str = "peers.json"
+
+    def __post_init__(self) -> None:
+        if not self.query_deadline_s > 0:
+            raise ValueError(f"query_deadline_s: must be > 0, got {self.query_deadline_s!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Bounds on what one request may cost the server."""
+
+    #: Largest request message in bytes (questions are < 300 bytes). Checked by
+    #: the transport and again before anything else: RESOURCE_EXHAUSTED.
+    max_request_bytes: int = 4096
+    #: Largest metadata (envelope included) in bytes.
+    max_metadata_bytes: int = 8192
+    #: Accepted distance between a request's timestamp and the server clock,
+    #: seconds. Wider tolerates worse clocks but keeps more nonces in memory.
+    clock_window_s: int = 120
+    #: Nonces remembered at most; when full, new requests are refused
+    #: (RESOURCE_EXHAUSTED) instead of forgetting live nonces.
+    replay_cache_entries: int = 200_000
+    #: RPCs served at once; more are refused with RESOURCE_EXHAUSTED by gRPC.
+    max_concurrent_rpcs: int = 256
+    #: On SIGTERM, in-flight calls get this long to finish, seconds.
+    shutdown_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_request_bytes", "max_metadata_bytes", "clock_window_s",
+                     "replay_cache_entries", "max_concurrent_rpcs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
+        if self.shutdown_grace_s < 0:
+            raise ValueError(f"shutdown_grace_s: must be ≥ 0, got {self.shutdown_grace_s!r}")
+
+    @property
+    def clock_window_ms(self) -> int:
+        return self.clock_window_s * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FederationConfig:
+    """Everything the federation reads at start-up, plus the node config it sits in."""
+
+    node: Config
+    settings: FederationSettings = FederationSettings()
+    limits: ServerLimits = ServerLimits()
+    privacy: PrivacyPolicy = PrivacyPolicy()
+
+    @property
+    def key_path(self) -> Path:
+        return self.node.home_file(self.settings.key_path)
+
+    @property
+    def peers_path(self) -> Path:
+        return self.node.home_file(self.settings.peers_path)
+
+    @property
+    def audit_path(self) -> Path:
+        return self.node.home_file(self.privacy.audit_log_path)
+
+
+def load_federation_config(node: Config) -> FederationConfig:
+    """Read ``[federation]``, ``[limits]`` and ``[privacy]`` from the node's config."""
+    return FederationConfig(
+        node=node,
+        settings=load_section(node, "federation", FederationSettings),
+        limits=load_section(node, "limits", ServerLimits),
+        privacy=load_section(node, "privacy", PrivacyPolicy),
+    )

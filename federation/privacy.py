@@ -1,0 +1,102 @@
+"""What a node is willing to say: thresholds, coarse times, budgets (the privacy policy).
+
+Answers leave the node only through `shape_seen` / `shape_near`, which apply
+the thresholds and the time coarsening. "Below threshold" returns exactly the
+"never seen" aggregate, so a refusal is no oracle. The rate and question
+budgets (enforced by `federation.budget`) bound how fast a trusted peer can
+enumerate domains or fingerprints. Loaded from the ``[privacy]`` config section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.query import NearAggregate, SeenAggregate
+
+DAY_S = 86400
+_NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
+_NO_MATCH = NearAggregate(False, None, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyPolicy:
+    """Per-node answer policy. Defaults are the safe ones; `local()` is for tests/demo."""
+
+    #: Sightings needed before ``seen=true`` (and before a SimHash counts as a
+    #: match). Higher hides rare, attributable sightings at the cost of
+    #: answering "not seen" for real but rare ones. 1 = answer every sighting.
+    min_count: int = 1
+    #: Distinct local attackers needed before ``seen=true``; raise it to never
+    #: reveal that exactly one attacker did something.
+    min_distinct_attackers: int = 1
+    #: First/last-seen times are floored to this many seconds (86400 = UTC day).
+    #: Coarser times leak less about when an attacker was active.
+    time_granularity_s: int = DAY_S
+    #: Largest SimHash distance a peer may ask about; a wide radius would count
+    #: every local session. Asking wider is INVALID_ARGUMENT.
+    max_simhash_distance: int = 16
+    #: Token-bucket refill per peer, requests per second (all methods).
+    rate_per_s: float = 2.0
+    #: Token-bucket size per peer: requests a peer may burst after idling.
+    burst: int = 30
+    #: Distinct questions (method + question) a peer may ask per UTC day; repeats
+    #: are free. Bounds enumeration of domains/fingerprints.
+    daily_distinct_questions: int = 500
+    #: JSON-lines audit log of answered questions, relative to the node home.
+    audit_log_path: str = "audit.log"
+
+    def __post_init__(self) -> None:
+        for name in ("min_count", "min_distinct_attackers", "time_granularity_s", "burst",
+                     "daily_distinct_questions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
+        if not 0 <= self.max_simhash_distance <= 64:
+            raise ValueError(
+                f"max_simhash_distance: must be 0..64, got {self.max_simhash_distance}")
+        if not self.rate_per_s > 0:
+            raise ValueError(f"rate_per_s: must be > 0, got {self.rate_per_s!r}")
+
+    @classmethod
+    def default(cls) -> PrivacyPolicy:
+        return cls()
+
+    @classmethod
+    def local(cls) -> PrivacyPolicy:
+        """Generous budgets for tests, demos and benchmarks on one machine."""
+        return cls(rate_per_s=1e6, burst=1_000_000, daily_distinct_questions=1_000_000)
+
+
+def coarsen_us(time_us: int | None, granularity_s: int) -> int | None:
+    """Epoch microseconds → epoch seconds floored to ``granularity_s``."""
+    if time_us is None:
+        return None
+    seconds = time_us // 1_000_000
+    return seconds - seconds % granularity_s
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSeen:
+    """A `SeenAggregate` as it may leave the node: thresholded, coarse seconds."""
+
+    seen: bool
+    count: int
+    distinct_attackers: int
+    first_seen_s: int | None
+    last_seen_s: int | None
+
+
+def shape_seen(found: SeenAggregate, policy: PrivacyPolicy) -> SharedSeen:
+    """Apply thresholds and coarsening; below threshold is exactly "never seen"."""
+    if not found.seen or found.count < policy.min_count \
+            or found.distinct_attackers < policy.min_distinct_attackers:
+        found = _NEVER_SEEN
+    return SharedSeen(found.seen, found.count, found.distinct_attackers,
+                      coarsen_us(found.first_seen_us, policy.time_granularity_s),
+                      coarsen_us(found.last_seen_us, policy.time_granularity_s))
+
+
+def shape_near(found: NearAggregate, policy: PrivacyPolicy) -> NearAggregate:
+    """Below ``min_count`` SimHashes within the radius is exactly "no match"."""
+    if not found.match or found.count_within < policy.min_count:
+        return _NO_MATCH
+    return found

@@ -1,0 +1,128 @@
+"""Transport security bound to the node identity: no CA, the peer's public key is the pin.
+
+gRPC's TLS stack (BoringSSL) does not negotiate Ed25519 certificates, so the
+TLS key is an ECDSA P-256 key *derived* from the node's Ed25519 seed (HKDF,
+stable across restarts, never stored). Its self-signed certificate carries a
+binding extension: the node's Ed25519 signature over the certificate's
+SubjectPublicKeyInfo. A client that knows only the peer's Ed25519 public key
+(from the trust store) fetches the certificate, checks the binding, and then
+pins exactly that certificate as the channel's only root, with the name
+``<key id>.decnet-fed.invalid``. A man in the middle must present either
+another certificate (no valid binding: refused) or this one (without its
+private key the handshake fails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.x509.oid import NameOID
+
+from federation.errors import PeerUnreachable, PinMismatch
+from federation.keys import NodeKey, PeerKey
+
+#: OID of the binding extension (a 2.25 UUID arc: needs no registration).
+BINDING_OID = x509.ObjectIdentifier("2.25.190152281553622839574187218651419553027")
+BINDING_DOMAIN = b"decnet-fed/v1/tls-binding\x00"
+_HKDF_INFO = b"decnet-fed/v1/tls-key p256"
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_VALIDITY = datetime.timedelta(days=3650)
+
+
+def server_name(key_id: str) -> str:
+    """The DNS name in a node's certificate (and the client's target-name override)."""
+    return f"{key_id}.decnet-fed.invalid"
+
+
+def derive_tls_key(key: NodeKey) -> ec.EllipticCurvePrivateKey:
+    """The node's P-256 TLS key, derived from (and only from) its Ed25519 seed."""
+    material = HKDF(hashes.SHA256(), 48, salt=None, info=_HKDF_INFO).derive(key.seed())
+    scalar = int.from_bytes(material, "big") % (_P256_ORDER - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+def _spki(public: ec.EllipticCurvePublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def make_certificate(key: NodeKey, now: datetime.datetime) -> tuple[bytes, bytes]:
+    """``(private key PEM, certificate PEM)`` of the node's bound, self-signed certificate."""
+    tls_key = derive_tls_key(key)
+    binding = key.sign(BINDING_DOMAIN + _spki(tls_key.public_key()))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name(key.key_id))])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(tls_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name(key.key_id))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.UnrecognizedExtension(BINDING_OID, binding), critical=False)
+        .sign(tls_key, hashes.SHA256())
+    )
+    key_pem = tls_key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def server_credentials(key: NodeKey, now: datetime.datetime) -> grpc.ServerCredentials:
+    key_pem, cert_pem = make_certificate(key, now)
+    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
+def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
+    """The certificate as PEM if ``peer``'s identity key signed its key, else `PinMismatch`."""
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+        binding = cert.extensions.get_extension_for_oid(BINDING_OID).value
+        public = cert.public_key()
+    except (ValueError, x509.ExtensionNotFound):
+        raise PinMismatch("peer certificate carries no identity binding") from None
+    if not isinstance(binding, x509.UnrecognizedExtension) \
+            or not isinstance(public, ec.EllipticCurvePublicKey):
+        raise PinMismatch("peer certificate binding malformed")
+    if not peer.verifies(binding.value, BINDING_DOMAIN + _spki(public)):
+        raise PinMismatch(f"peer certificate is not bound to key {peer.key_id}")
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+async def fetch_certificate(host: str, port: int) -> bytes:
+    """The DER certificate a TLS server presents (unverified: `verify_binding` decides)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # noqa: S501 - verified by the identity binding instead
+    context.set_alpn_protocols(["h2"])
+    try:
+        _, writer = await asyncio.open_connection(host, port, ssl=context)
+    except (OSError, ssl.SSLError) as exc:
+        raise PeerUnreachable(f"TLS connect failed: {exc}") from None
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (OSError, ssl.SSLError):
+            pass
+    if not der:
+        raise PinMismatch("peer presented no certificate")
+    assert isinstance(der, bytes)
+    return der
+
+
+def channel_credentials(cert_pem: bytes) -> grpc.ChannelCredentials:
+    """Credentials trusting exactly this (verified) certificate."""
+    return grpc.ssl_channel_credentials(root_certificates=cert_pem)

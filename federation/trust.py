@@ -1,0 +1,135 @@
+"""The trust store: the peers this node answers and asks (name, address, public key).
+
+Trust is explicit: a peer is trusted because its operator's public key was
+added with ``decnet-fed peers add``. The store is a small JSON file in the
+node home (``peers.json``, mode 0600), rewritten atomically on every change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from federation.errors import KeyFileError, TrustStoreError
+from federation.keys import PeerKey, parse_public_key
+
+TRUST_FILENAME = "peers.json"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One trusted peer."""
+
+    name: str
+    address: str
+    key: PeerKey
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "address": self.address, "public_key": self.key.text,
+                "key_id": self.key.key_id}
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise TrustStoreError(
+            f"peer name {name[:80]!r} must be 1-64 of letters, digits, '.', '_', '-'")
+    return name
+
+
+def check_address(address: str) -> str:
+    """``HOST:PORT`` (IPv6 hosts in brackets), port 1..65535."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not _HOST.fullmatch(host) or not port.isascii() or not port.isdigit() \
+            or not 0 < int(port) < 65536:
+        raise TrustStoreError(f"address {address[:80]!r} must be HOST:PORT")
+    return f"{host}:{int(port)}"
+
+
+class TrustStore:
+    """Trusted peers by name and by key id."""
+
+    def __init__(self, peers: list[Peer] | None = None) -> None:
+        self._by_name: dict[str, Peer] = {}
+        self._by_key_id: dict[str, Peer] = {}
+        for peer in peers or []:
+            self._insert(peer)
+
+    def _insert(self, peer: Peer) -> None:
+        if peer.name in self._by_name:
+            raise TrustStoreError(f"peer {peer.name!r} already exists")
+        other = self._by_key_id.get(peer.key.key_id)
+        if other is not None:
+            raise TrustStoreError(f"key {peer.key.key_id} already belongs to peer {other.name!r}")
+        self._by_name[peer.name] = peer
+        self._by_key_id[peer.key.key_id] = peer
+
+    def __iter__(self) -> Iterator[Peer]:
+        return iter(sorted(self._by_name.values(), key=lambda p: p.name))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def by_key_id(self, key_id: str) -> Peer | None:
+        return self._by_key_id.get(key_id)
+
+    def by_name(self, name: str) -> Peer | None:
+        return self._by_name.get(name)
+
+    def add(self, name: str, address: str, public_key: str) -> Peer:
+        try:
+            key = PeerKey(parse_public_key(public_key))
+        except KeyFileError as exc:
+            raise TrustStoreError(str(exc)) from None
+        peer = Peer(check_name(name), check_address(address), key)
+        self._insert(peer)
+        return peer
+
+    def remove(self, name: str) -> Peer:
+        peer = self._by_name.pop(name, None)
+        if peer is None:
+            raise TrustStoreError(f"no peer named {name[:80]!r}")
+        del self._by_key_id[peer.key.key_id]
+        return peer
+
+    @classmethod
+    def load(cls, path: Path) -> TrustStore:
+        """Read the store; a missing file is an empty store."""
+        try:
+            raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TrustStoreError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("peers"), list):
+            raise TrustStoreError(f"{path}: expected {{\"peers\": [...]}}")
+        store = cls()
+        for entry in raw["peers"]:
+            if not isinstance(entry, dict) or not all(
+                    isinstance(entry.get(k), str) for k in ("name", "address", "public_key")):
+                raise TrustStoreError(f"{path}: peer entries need name, address, public_key")
+            try:
+                store.add(entry["name"], entry["address"], entry["public_key"])
+            except TrustStoreError as exc:
+                raise TrustStoreError(f"{path}: {exc}") from None
+        return store
+
+    def save(self, path: Path) -> None:
+        """Atomically replace the file (mode 0600)."""
+        body = json.dumps({"format": _FORMAT, "peers": [
+            {"name": p.name, "address": p.address, "public_key": p.key.text} for p in self
+        ]}, indent=2) + "\n"
+        tmp = path.with_suffix(".json.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
