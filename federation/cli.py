@@ -1,23 +1,308 @@
 """The `decnet-fed` console entry point: node commands plus the federation's own.
 
-Federation commands (serve, query to peers, peers, whoami) register here; the
-node's commands come from `node.cli`, which must not import this package.
+Federation commands (whoami, peers, serve) register here, `init` gains a step
+that creates the node key, and `query` without ``--local`` is answered by the
+trusted peers (the handler installed with `set_remote_query`); the node's
+commands come from `node.cli`, which must not import this package.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import datetime
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from federation.audit import AuditLog
+from federation.client import OK, FederationClient, PeerAnswer
+from federation.config import FederationConfig, load_federation_config
+from federation.errors import FederationError, KeyFileError, TrustStoreError
+from federation.keys import NodeKey, ensure_key_file, load_key_file
+from federation.server import start_server
+from federation.service import FederationService
+from federation.trust import Peer, TrustStore, check_address
+from federation.wire import (
+    FingerprintQuestion,
+    NodeInfo,
+    Question,
+    SeenAnswer,
+    SimhashQuestion,
+    SmtpQuestion,
+    question_json,
+)
 from node.cli import CommandAdder, run
+from node.cli.node_commands import CommandError, add_init_step
+from node.cli.profile_commands import set_remote_query
+from node.cli.render import print_json, print_pairs, print_table
+from node.config import Config
+from node.home import require_home
+from node.query import NearAggregate, StoreQuery
+from node.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def register_federation_commands(add: CommandAdder) -> None:
-    """Federation sub-commands; filled in by the federation issue."""
+    """Federation sub-commands, the init key step and the peers' `query` handler."""
+    add_init_step(init_node_key)
+    set_remote_query(cmd_query_peers)
+
+    add("whoami", cmd_whoami, "print this node's public key and key id (give them to peers)")
+
+    peers = add("peers", cmd_peers, "manage the trust store: the peers this node answers and asks")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable JSON output")
+    actions = peers.add_subparsers(dest="peers_action", required=True, metavar="ACTION")
+    peer_add = actions.add_parser("add", parents=[common], help="trust a peer's public key")
+    peer_add.add_argument("name", metavar="NAME")
+    peer_add.add_argument("address", metavar="ADDRESS", help="HOST:PORT the peer serves on")
+    peer_add.add_argument("--key", required=True, metavar="PUBKEY",
+                          help="the peer's public key, as its `decnet-fed whoami` prints it")
+    actions.add_parser("list", parents=[common], help="list trusted peers")
+    peer_remove = actions.add_parser("remove", parents=[common], help="stop trusting a peer")
+    peer_remove.add_argument("name", metavar="NAME")
+
+    serve = add("serve", cmd_serve, "answer trusted peers over gRPC until SIGTERM")
+    serve.add_argument("--listen", metavar="HOST:PORT",
+                       help="address to listen on (default: [federation] listen)")
+    serve.add_argument("--plaintext", action="store_true",
+                       help="no TLS (loopback tests and demos only; also [federation] plaintext)")
+
+
+async def init_node_key(config: Config) -> Mapping[str, object]:
+    """`init` step: create the node key pair once (mode 0600)."""
+    fed = load_federation_config(config)
+    key, _ = ensure_key_file(fed.key_path)
+    return {"key_id": key.key_id, "public_key": key.public.text}
+
+
+def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:
+    fed = load_federation_config(require_home(args.home))
+    return fed, load_key_file(fed.key_path)
+
+
+async def cmd_whoami(args: argparse.Namespace) -> int:
+    fed, key = _load(args)
+    if args.json:
+        print_json({"public_key": key.public.text, "key_id": key.key_id})
+    else:
+        print_pairs([("node", fed.node.node.name), ("public key", key.public.text),
+                     ("key id", key.key_id)])
+    return 0
+
+
+async def cmd_peers(args: argparse.Namespace) -> int:
+    fed = load_federation_config(require_home(args.home))
+    trust = TrustStore.load(fed.peers_path)
+    as_json = getattr(args, "json", False)
+    if args.peers_action == "list":
+        if as_json:
+            print_json([peer.as_json() for peer in trust])
+        elif not len(trust):
+            print("no trusted peers: add one with `decnet-fed peers add NAME HOST:PORT --key KEY`")
+        else:
+            print_table(["NAME", "ADDRESS", "KEY ID", "PUBLIC KEY"],
+                        [(p.name, p.address, p.key.key_id, p.key.text) for p in trust])
+        return 0
+    if args.peers_action == "add":
+        peer = trust.add(args.name, args.address, args.key)
+        trust.save(fed.peers_path)
+        verb = "trusted"
+    else:
+        peer = trust.remove(args.name)
+        trust.save(fed.peers_path)
+        verb = "removed"
+    if as_json:
+        print_json({**peer.as_json(), "action": args.peers_action})
+    else:
+        print(f"{verb} peer {peer.name} ({peer.address}, key id {peer.key.key_id})")
+    return 0
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    fed, key = _load(args)
+    listen = check_address(args.listen) if args.listen else fed.settings.listen
+    plaintext = args.plaintext or fed.settings.plaintext
+    trust = TrustStore.load(fed.peers_path)
+    store = await Store.open(fed.node.store_path, cache_mib=fed.node.store.cache_mib)
+    audit = AuditLog(fed.audit_path)
+    service = FederationService(key=key, name=fed.node.node.name, trust=trust,
+                                query=StoreQuery(store), limits=fed.limits,
+                                policy=fed.privacy, audit=audit)
+    try:
+        server = await start_server(service, listen, key=key, limits=fed.limits,
+                                    plaintext=plaintext)
+    except (OSError, RuntimeError) as exc:
+        await store.close()
+        audit.close()
+        raise CommandError(f"cannot listen on {listen}: {exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_trust(service, fed))
+    host = listen.rpartition(":")[0]
+    bound = f"{host}:{server.port}"
+    info = {"listen": bound, "port": server.port, "key_id": key.key_id,
+            "tls": not plaintext, "peers": len(trust)}
+    if args.json:
+        print_json(info)
+    else:
+        print(f"serving {fed.node.node.name!r} on {bound} ({'plaintext' if plaintext else 'TLS'},"
+              f" key id {key.key_id}, {len(trust)} trusted peers); SIGTERM stops", flush=True)
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop(fed.limits.shutdown_grace_s)
+        await store.close()
+        audit.close()
+    return 0
+
+
+def _reload_trust(service: FederationService, fed: FederationConfig) -> None:
+    try:
+        service.replace_trust(TrustStore.load(fed.peers_path))
+    except TrustStoreError as exc:
+        logger.error("trust store not reloaded: %s", exc)
+    else:
+        logger.warning("trust store reloaded")
+
+
+def _question(args: argparse.Namespace) -> Question:
+    if args.query_kind == "smtp":
+        return SmtpQuestion(args.domain)
+    if args.query_kind == "fingerprint":
+        return FingerprintQuestion(args.kind, args.value)
+    text = args.simhash.strip().lower().removeprefix("0x")
+    if len(text) != 16 or any(c not in "0123456789abcdef" for c in text) or not int(text, 16):
+        raise CommandError(f"{args.simhash!r} is not a non-zero 16-hex SimHash")
+    if not 0 <= args.within <= 64:
+        raise CommandError("--within must be 0..64")
+    return SimhashQuestion(args.kind, int(text, 16), args.within)
+
+
+def _chosen_peers(trust: TrustStore, names: list[str] | None) -> list[Peer]:
+    if not names:
+        peers = list(trust)
+        if not peers:
+            raise CommandError("no trusted peers: add one with `decnet-fed peers add`,"
+                               " or use --local")
+        return peers
+    chosen = []
+    for name in dict.fromkeys(names):
+        peer = trust.by_name(name)
+        if peer is None:
+            raise CommandError(f"no peer named {name!r} (see `decnet-fed peers list`)")
+        chosen.append(peer)
+    return chosen
+
+
+async def cmd_query_peers(args: argparse.Namespace) -> int:
+    """`query KIND …` without ``--local``: ask every (or each ``--peer``) trusted peer."""
+    fed, key = _load(args)
+    peers = _chosen_peers(TrustStore.load(fed.peers_path), args.peer)
+    question = _question(args)
+    async with FederationClient(key, plaintext=fed.settings.plaintext,
+                                deadline_s=fed.settings.query_deadline_s) as client:
+        rows = await client.ask_all(peers, question)
+    report = query_report(question, rows)
+    if getattr(args, "json", False):
+        print_json(report)
+    else:
+        print_report(report)
+    return 0 if any(row.status == OK for row in rows) else 1
+
+
+def _iso(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def answer_row(row: PeerAnswer) -> dict[str, Any]:
+    """One peer's row of the JSON report."""
+    out: dict[str, Any] = {"peer": row.peer, "address": row.address, "status": row.status,
+                           "latency_ms": round(row.latency_s * 1000, 3)}
+    answer = row.answer
+    if isinstance(answer, SeenAnswer):
+        out.update(seen=answer.seen.seen, count=answer.seen.count,
+                   first_seen=_iso(answer.seen.first_seen_s),
+                   last_seen=_iso(answer.seen.last_seen_s),
+                   time_granularity_s=answer.time_granularity_s)
+        if answer.seen.distinct_attackers:
+            out["distinct_attackers"] = answer.seen.distinct_attackers
+    elif isinstance(answer, NearAggregate):
+        out.update(match=answer.match, min_distance=answer.min_distance,
+                   count_within=answer.count_within)
+    elif isinstance(answer, NodeInfo):
+        out.update(name=answer.name, key_id=answer.key_id)
+    if row.error is not None:
+        out["error"] = row.error
+    return out
+
+
+def query_report(question: Question, rows: Sequence[PeerAnswer]) -> dict[str, Any]:
+    """``{"question", "answers", "summary"}`` for `query` (JSON and the human table)."""
+    answers = [answer_row(row) for row in rows]
+    ok = [a for a in answers if a["status"] == OK]
+    summary: dict[str, Any] = {"peers_asked": len(rows), "peers_answered": len(ok)}
+    if isinstance(question, SimhashQuestion):
+        matched = [a for a in ok if a.get("match")]
+        distances = [a["min_distance"] for a in matched if a["min_distance"] is not None]
+        summary.update(peers_matched=len(matched),
+                       total_within=sum(a["count_within"] for a in matched),
+                       min_distance=min(distances) if distances else None)
+    else:
+        seen = [a for a in ok if a.get("seen")]
+        firsts = [a["first_seen"] for a in seen if a["first_seen"]]
+        lasts = [a["last_seen"] for a in seen if a["last_seen"]]
+        summary.update(peers_seen=len(seen), total_count=sum(a["count"] for a in seen),
+                       earliest=min(firsts) if firsts else None,
+                       latest=max(lasts) if lasts else None)
+    return {"question": question_json(question), "answers": answers, "summary": summary}
+
+
+def _day(text: str | None) -> str:
+    return "-" if text is None else text[:10]
+
+
+def print_report(report: dict[str, Any]) -> None:
+    summary = report["summary"]
+    if "peers_matched" in summary:
+        print_table(["PEER", "STATUS", "MATCH", "WITHIN", "CLOSEST", "LATENCY", "NOTE"], [
+            (a["peer"], a["status"], _yes(a.get("match")), a.get("count_within", "-"),
+             a.get("min_distance") if a.get("min_distance") is not None else "-",
+             f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
+            for a in report["answers"]])
+        print(f"\n{summary['peers_matched']} of {summary['peers_asked']} peers have a SimHash"
+              f" within {report['question']['within']} ({summary['peers_answered']} answered);"
+              f" {summary['total_within']} in total, closest"
+              f" {summary['min_distance'] if summary['min_distance'] is not None else '-'}")
+        return
+    print_table(["PEER", "STATUS", "SEEN", "COUNT", "FIRST SEEN", "LAST SEEN", "LATENCY", "NOTE"],
+                [(a["peer"], a["status"], _yes(a.get("seen")), a.get("count", "-"),
+                  _day(a.get("first_seen")), _day(a.get("last_seen")),
+                  f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
+                 for a in report["answers"]])
+    print(f"\nseen by {summary['peers_seen']} of {summary['peers_asked']} peers"
+          f" ({summary['peers_answered']} answered); total count {summary['total_count']};"
+          f" earliest {_day(summary['earliest'])}, latest {_day(summary['latest'])}")
+
+
+def _yes(value: object) -> str:
+    return "-" if value is None else ("yes" if value else "no")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(argv, register_federation_commands)
+    return run(argv, register_federation_commands,
+               errors=(FederationError, KeyFileError, TrustStoreError))
 
 
 if __name__ == "__main__":

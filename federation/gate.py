@@ -72,6 +72,9 @@ class Gate:
         self._budgets = budgets
         self._nonces = NonceCache(limits.clock_window_ms, limits.replay_cache_entries)
 
+    def replace_trust(self, trust: TrustStore) -> None:
+        self._trust = trust
+
     def admit(self, method: str, body: bytes, metadata: Metadata, now_s: float) -> Admitted:
         """Run every check on one request; raises the first failing check's error."""
         if len(body) > self._limits.max_request_bytes:

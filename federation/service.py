@@ -76,6 +76,10 @@ class FederationService:
         self._budgets = PeerBudgets(policy)
         self._gate = Gate(trust, limits, self._budgets)
 
+    def replace_trust(self, trust: TrustStore) -> None:
+        """Answer a new set of peers from now on (``serve`` reloads on SIGHUP)."""
+        self._gate.replace_trust(trust)
+
     async def handle(self, method: str, body: bytes, metadata: Metadata) -> Reply:
         now_s = self._clock()
         admitted = self._gate.admit(method, body, metadata, now_s)

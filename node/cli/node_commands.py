@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from node.cli.render import format_bytes, print_json, print_pairs, print_table
@@ -32,16 +33,35 @@ class CommandError(Exception):
     """A command failed in a way the operator must hear about (exit status 1)."""
 
 
+#: Steps `init` runs after creating the home, added by packages `node` may not
+#: import (the federation creates the node key). Each must be idempotent and
+#: returns fields merged into the JSON output and printed as ``name: value``.
+InitStep = Callable[[Config], Awaitable[Mapping[str, object]]]
+_init_steps: list[InitStep] = []
+
+
+def add_init_step(step: InitStep) -> None:
+    """Run ``step`` at the end of every `init` (once, however often it is added)."""
+    if step not in _init_steps:
+        _init_steps.append(step)
+
+
 async def cmd_init(args: argparse.Namespace) -> int:
     result = await init_home(args.home, args.name)
     config = result.config
+    extra: dict[str, object] = {}
+    for step in _init_steps:
+        extra.update(await step(config))
     if args.json:
         print_json({"home": str(config.home), "name": config.node.name,
-                    "created": result.created, "store": str(config.store_path)})
-    elif result.created:
+                    "created": result.created, "store": str(config.store_path), **extra})
+        return 0
+    if result.created:
         print(f"initialised node {config.node.name!r} in {config.home}")
     else:
         print(f"{config.home} is already initialised (node {config.node.name!r}); nothing changed")
+    for name, value in extra.items():
+        print(f"{name}: {value}")
     return 0
 
 
