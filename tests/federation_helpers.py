@@ -102,3 +102,17 @@ def signed_request(key: NodeKey, question: Question, *, now_s: float = T0,
     envelope, digest = sign_request(key, method, schema_version, body,
                                     now_ms=int(now_s * 1000), nonce=nonce)
     return Signed(method, body, envelope, digest)
+
+
+def mail_line(ip: str, local_part: str, domain: str, honeypot: str = "mail-01",
+              when: str = "2026-03-02T10:07:00+00:00") -> str:
+    """An RFC 5424 relay line: ``ip`` sent mail to ``local_part@domain``."""
+    return (f'<134>1 {when} {honeypot} smtp - rcpt_to [relay@55555'
+            f' src="{ip}" value="<{local_part}@{domain}>"]')
+
+
+def tls_line(ip: str, ja3: str, honeypot: str = "web-02",
+             when: str = "2026-03-02T10:06:00+00:00") -> str:
+    """An RFC 5424 relay line: ``ip`` sent a TLS ClientHello with this JA3."""
+    return (f'<134>1 {when} {honeypot} sniffer - tls_client_hello [relay@55555'
+            f' src_ip="{ip}" ja3="{ja3}"]')

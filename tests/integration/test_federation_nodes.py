@@ -1,0 +1,77 @@
+"""Two and three real nodes with mutual trust answer from their own ingested logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from federation.client import OK
+from federation.wire import FingerprintQuestion, SeenAnswer, SimhashQuestion, SmtpQuestion
+from node.query import NearAggregate
+from tests.federation_helpers import mail_line, tls_line
+from tests.integration.federation_nodes import client_for, store_nodes
+from tests.support import SAMPLES
+
+JA3 = "e7d705a3286e19ea42f587b344ee6865"
+DAY = 1772409600  # 2026-03-02T00:00:00Z
+
+
+def write_log(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_two_nodes_answer_each_other_from_their_own_logs(tmp_path: Path) -> None:
+    bravo_log = write_log(tmp_path / "bravo.log", [
+        mail_line("203.0.113.9", "ceo", "corp1.com"),
+        mail_line("203.0.113.10", "cfo", "corp1.com", when="2026-03-04T23:59:00+00:00"),
+    ])
+    async with store_nodes(tmp_path, {"alpha": sorted(SAMPLES.iterdir()),
+                                      "bravo": [bravo_log]}) as (alpha, bravo):
+        async with client_for(alpha) as client:
+            (row,) = await client.ask_all(alpha.trust, SmtpQuestion("CORP1.com"))
+        assert row.status == OK and isinstance(row.answer, SeenAnswer)
+        assert (row.answer.seen.seen, row.answer.seen.count) == (True, 2)
+        assert row.answer.seen.first_seen_s == DAY
+        assert row.answer.seen.last_seen_s == DAY + 2 * 86400
+        async with client_for(bravo) as client:
+            (row,) = await client.ask_all(bravo.trust, SmtpQuestion("victim-co.com"))
+            assert row.status == OK and isinstance(row.answer, SeenAnswer)
+            assert row.answer.seen.seen and row.answer.seen.count >= 2
+            (row,) = await client.ask_all(bravo.trust, SmtpQuestion("corp1.com"))
+            assert isinstance(row.answer, SeenAnswer) and not row.answer.seen.seen
+
+
+async def test_three_nodes_each_answer_for_themselves(tmp_path: Path) -> None:
+    logs = {
+        "alpha": [write_log(tmp_path / "a.log", [tls_line("192.0.2.1", JA3)])],
+        "bravo": [write_log(tmp_path / "b.log", [tls_line("192.0.2.2", JA3),
+                                                 tls_line("192.0.2.3", JA3)])],
+        "charlie": [write_log(tmp_path / "c.log", [mail_line("192.0.2.4", "x", "c.org")])],
+    }
+    async with store_nodes(tmp_path, logs) as nodes:
+        alpha = nodes[0]
+        async with client_for(alpha) as client:
+            rows = await client.ask_all(alpha.trust, FingerprintQuestion("ja3", JA3.upper()))
+        by_peer = {row.peer: row for row in rows}
+        assert set(by_peer) == {"bravo", "charlie"}
+        bravo, charlie = by_peer["bravo"].answer, by_peer["charlie"].answer
+        assert isinstance(bravo, SeenAnswer) and isinstance(charlie, SeenAnswer)
+        assert (bravo.seen.seen, bravo.seen.count, bravo.seen.distinct_attackers) == (True, 2, 2)
+        assert not charlie.seen.seen and charlie.seen.first_seen_s is None
+        async with client_for(nodes[2]) as client:
+            rows = await client.ask_all(nodes[2].trust, FingerprintQuestion("ja3", JA3))
+        assert sorted((r.peer, r.answer.seen.count) for r in rows  # type: ignore[union-attr]
+                      ) == [("alpha", 1), ("bravo", 2)]
+
+
+async def test_simhash_near_answers_from_the_mail_body_simhashes(tmp_path: Path) -> None:
+    async with store_nodes(tmp_path, {"alpha": sorted(SAMPLES.iterdir()),
+                                      "bravo": []}) as (alpha, bravo):
+        async with client_for(bravo) as client:
+            (near,) = await client.ask_all(bravo.trust,
+                                           SimhashQuestion("mail_body", 0x9F3C2A1B0E4D5C6E, 3))
+            (far,) = await client.ask_all(bravo.trust,
+                                          SimhashQuestion("mail_body", 0x0F3C2A1B0E4D5C00, 2))
+        assert near.answer == NearAggregate(True, 1, 1)
+        assert far.answer == NearAggregate(False, None, 0)
+        assert alpha.name == "alpha"

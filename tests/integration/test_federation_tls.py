@@ -1,0 +1,114 @@
+"""TLS bound to node identity: the pin follows from the public key; a MITM cert fails."""
+
+from __future__ import annotations
+
+import datetime
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from federation.client import OK, TLS_MISMATCH, UNREACHABLE, FederationClient
+from federation.errors import PinMismatch
+from federation.keys import NodeKey
+from federation.tls import derive_tls_key, make_certificate, server_name, verify_binding
+from federation.trust import TrustStore
+from federation.wire import NodeInfo, NodeInfoQuestion, SmtpQuestion
+from tests.federation_helpers import FakeQuery
+from tests.integration.federation_nodes import running_node
+
+NOW = datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)
+
+
+def _der(pem: bytes) -> bytes:
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+def test_tls_key_is_derived_from_the_identity_and_stable() -> None:
+    key = NodeKey.generate()
+    first, second = derive_tls_key(key), derive_tls_key(key)
+    assert first.private_numbers() == second.private_numbers()
+    assert derive_tls_key(NodeKey.generate()).private_numbers() != first.private_numbers()
+
+
+def test_certificate_binding_verifies_only_for_its_own_identity() -> None:
+    key = NodeKey.generate()
+    _, cert_pem = make_certificate(key, NOW)
+    assert verify_binding(_der(cert_pem), key.public) == cert_pem
+    with pytest.raises(PinMismatch):
+        verify_binding(_der(cert_pem), NodeKey.generate().public)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value \
+        == server_name(key.key_id)
+
+
+def _plain_cert() -> tuple[bytes, bytes]:
+    tls_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mitm")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(tls_key.public_key()).serial_number(1)
+            .not_valid_before(NOW - datetime.timedelta(days=1))
+            .not_valid_after(NOW + datetime.timedelta(days=3650))
+            .sign(tls_key, hashes.SHA256()))
+    return (tls_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_certificate_without_binding_is_refused() -> None:
+    _, cert_pem = _plain_cert()
+    with pytest.raises(PinMismatch, match="no identity binding"):
+        verify_binding(_der(cert_pem), NodeKey.generate().public)
+
+
+async def test_peers_talk_over_pinned_tls_by_default() -> None:
+    asker = NodeKey.generate()
+    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha:
+        alpha.trust.add("asker", "127.0.0.1:1", asker.public.text)
+        async with FederationClient(asker, plaintext=False, deadline_s=10,
+                                    clock=alpha.clock) as client:
+            row = await client.ask(alpha.as_peer(), NodeInfoQuestion())
+            again = await client.ask(alpha.as_peer(), SmtpQuestion("corp1.com"))
+    assert row.status == OK and isinstance(row.answer, NodeInfo)
+    assert row.answer.key_id == alpha.key.key_id and again.status == OK
+
+
+async def test_man_in_the_middle_with_another_identity_certificate_fails() -> None:
+    asker = NodeKey.generate()
+    impostor_query = FakeQuery()
+    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha, \
+            running_node("mitm", impostor_query, plaintext=False) as mitm:
+        mitm.trust.add("asker", "127.0.0.1:1", asker.public.text)  # it would even answer
+        trust = TrustStore()
+        trust.add("alpha", mitm.address, alpha.key.public.text)  # the path leads to the MITM
+        async with FederationClient(asker, plaintext=False, deadline_s=10,
+                                    clock=alpha.clock) as client:
+            (row,) = await client.ask_all(trust, SmtpQuestion("corp1.com"))
+    assert row.status == TLS_MISMATCH and row.answer is None
+    assert impostor_query.asked == []  # the question never reached the impostor
+
+
+async def test_man_in_the_middle_with_an_unbound_certificate_fails() -> None:
+    key_pem, cert_pem = _plain_cert()
+    server = grpc.aio.server()
+    port = server.add_secure_port("127.0.0.1:0",
+                                  grpc.ssl_server_credentials([(key_pem, cert_pem)]))
+    await server.start()
+    try:
+        peer = TrustStore().add("alpha", f"127.0.0.1:{port}", NodeKey.generate().public.text)
+        async with FederationClient(NodeKey.generate(), plaintext=False,
+                                    deadline_s=10) as client:
+            row = await client.ask(peer, SmtpQuestion("corp1.com"))
+    finally:
+        await server.stop(None)
+    assert row.status == TLS_MISMATCH
+
+
+async def test_plaintext_client_cannot_talk_to_a_tls_node() -> None:
+    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha:
+        async with FederationClient(NodeKey.generate(), plaintext=True, deadline_s=5) as client:
+            row = await client.ask(alpha.as_peer(), SmtpQuestion("corp1.com"))
+    assert row.status == UNREACHABLE
