@@ -126,7 +126,7 @@ async def cmd_peers(args: argparse.Namespace) -> int:
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     fed, key = _load(args)
-    listen = check_address(args.listen) if args.listen else fed.settings.listen
+    listen = check_address(args.listen or fed.settings.listen, any_port=True)
     plaintext = args.plaintext or fed.settings.plaintext
     trust = TrustStore.load(fed.peers_path)
     store = await Store.open(fed.node.store_path, cache_mib=fed.node.store.cache_mib)

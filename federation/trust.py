@@ -44,11 +44,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_address(address: str) -> str:
-    """``HOST:PORT`` (IPv6 hosts in brackets), port 1..65535."""
+def check_address(address: str, *, any_port: bool = False) -> str:
+    """``HOST:PORT`` (IPv6 hosts in brackets), port 1..65535 (0 too with ``any_port``)."""
     host, sep, port = address.strip().rpartition(":")
+    lowest = 0 if any_port else 1
     if not sep or not _HOST.fullmatch(host) or not port.isascii() or not port.isdigit() \
-            or not 0 < int(port) < 65536:
+            or not lowest <= int(port) < 65536:
         raise TrustStoreError(f"address {address[:80]!r} must be HOST:PORT")
     return f"{host}:{int(port)}"
 

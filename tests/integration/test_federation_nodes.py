@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from federation.client import OK
+from federation.client import OK, FederationClient
+from federation.keys import NodeKey
 from federation.wire import FingerprintQuestion, SeenAnswer, SimhashQuestion, SmtpQuestion
-from node.query import NearAggregate
-from tests.federation_helpers import mail_line, tls_line
-from tests.integration.federation_nodes import client_for, store_nodes
+from node.query import NearAggregate, SeenAggregate
+from tests.federation_helpers import FakeQuery, mail_line, tls_line
+from tests.integration.federation_nodes import (
+    RunningNode,
+    client_for,
+    running_node,
+    store_nodes,
+)
 from tests.support import SAMPLES
 
 JA3 = "e7d705a3286e19ea42f587b344ee6865"
@@ -75,3 +82,37 @@ async def test_simhash_near_answers_from_the_mail_body_simhashes(tmp_path: Path)
         assert near.answer == NearAggregate(True, 1, 1)
         assert far.answer == NearAggregate(False, None, 0)
         assert alpha.name == "alpha"
+
+
+def client_for_key(key: NodeKey, node: RunningNode) -> FederationClient:
+    return FederationClient(key, plaintext=True, deadline_s=30, clock=node.clock)
+
+
+class _SlowQuery(FakeQuery):
+    """Holds every SMTP question until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def smtp_target(self, domain: str) -> SeenAggregate:
+        self.entered.set()
+        await self.release.wait()
+        return await super().smtp_target(domain)
+
+
+async def test_in_flight_call_finishes_during_graceful_stop() -> None:
+    asker, query = NodeKey.generate(), _SlowQuery()
+    async with running_node("alpha", query) as alpha:
+        alpha.trust.add("asker", "127.0.0.1:1", asker.public.text)
+        async with client_for_key(asker, alpha) as client:
+            in_flight = asyncio.create_task(client.ask(alpha.as_peer(), SmtpQuestion("a.com")))
+            await query.entered.wait()
+            stopping = asyncio.create_task(alpha.server.stop(30))
+            late = await client.ask(alpha.as_peer(), SmtpQuestion("b.com"))
+            query.release.set()
+            row = await in_flight
+            await stopping
+    assert row.status == OK and isinstance(row.answer, SeenAnswer) and row.answer.seen.seen
+    assert late.status != OK  # new calls are refused once the stop began

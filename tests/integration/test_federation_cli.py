@@ -1,0 +1,151 @@
+"""The federation through the real `decnet-fed` console script: keys, peers, serve, query."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import SAMPLES, console_script, json_out
+
+OFFLINE = {"DECNET_FED_ENRICHMENT_PTR_ENABLED": "0"}
+
+
+def fed(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
+    proc = subprocess.run([console_script(), "--home", str(home), *args], capture_output=True,
+                          text=True, timeout=120, check=False, env={**env, **OFFLINE})
+    if check and proc.returncode != 0:
+        pytest.fail(f"decnet-fed {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def whoami(home: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json_out(fed(home, "whoami", "--json"))
+    return result
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]:
+    """Node alpha (samples ingested) serving over TLS on a free port."""
+    home = tmp_path / "alpha"
+    fed(home, "init", "--name", "alpha")
+    fed(home, "ingest", *map(str, sorted(SAMPLES.iterdir())), check=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
+    proc = subprocess.Popen([console_script(), "--home", str(home), "serve", "--listen",
+                             "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**env, **OFFLINE})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"127\.0\.0\.1:(\d+) \(TLS", line)
+    if match is None:
+        proc.kill()
+        pytest.fail(f"serve did not start: {line!r} {proc.communicate()[1]}")
+    try:
+        yield home, proc, int(match.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()  # also closes the pipes
+
+
+def test_init_creates_a_private_key_once_and_whoami_prints_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = json_out(fed(home, "init", "--json"))
+    key_file = home / "node.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    me = whoami(home)
+    assert set(me) == {"public_key", "key_id"}
+    assert (created["key_id"], created["public_key"]) == (me["key_id"], me["public_key"])
+    json_out(fed(home, "init", "--json"))
+    assert whoami(home) == me
+    assert me["key_id"] in fed(home, "whoami").stdout
+
+
+def test_a_group_or_world_readable_key_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    fed(home, "init")
+    (home / "node.key").chmod(0o644)
+    for args in (("whoami",), ("serve", "--listen", "127.0.0.1:0")):
+        proc = fed(home, *args, check=False)
+        assert proc.returncode == 1 and "chmod 600" in proc.stderr
+
+
+def test_peers_add_list_remove(tmp_path: Path) -> None:
+    home, other = tmp_path / "home", tmp_path / "other"
+    fed(home, "init")
+    fed(other, "init")
+    key = whoami(other)["public_key"]
+    fed(home, "peers", "add", "bravo", "127.0.0.1:50551", "--key", key)
+    listed = json_out(fed(home, "peers", "list", "--json"))
+    assert listed == [{"name": "bravo", "address": "127.0.0.1:50551", "public_key": key,
+                       "key_id": whoami(other)["key_id"]}]
+    assert "bravo" in fed(home, "peers", "list").stdout
+    duplicate = fed(home, "peers", "add", "bravo", "h:1", "--key", key, check=False)
+    assert duplicate.returncode == 1 and "already" in duplicate.stderr
+    bad = fed(home, "peers", "add", "charlie", "h:1", "--key", "not-a-key", check=False)
+    assert bad.returncode == 1 and "key" in bad.stderr
+    fed(home, "peers", "remove", "bravo")
+    assert json_out(fed(home, "peers", "list", "--json")) == []
+
+
+def test_query_without_peers_says_how_to_add_one(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    fed(home, "init")
+    proc = fed(home, "query", "smtp", "corp1.com", check=False)
+    assert proc.returncode == 1 and "peers add" in proc.stderr
+
+
+def test_serve_and_query_over_tls_end_to_end(
+        tmp_path: Path, serving: tuple[Path, subprocess.Popen[str], int]) -> None:
+    alpha, proc, port = serving
+    bravo = tmp_path / "bravo"
+    fed(bravo, "init", "--name", "bravo")
+    fed(alpha, "peers", "add", "bravo", "127.0.0.1:1", "--key", whoami(bravo)["public_key"])
+    proc.send_signal(signal.SIGHUP)  # serve reloads the trust store
+    fed(bravo, "peers", "add", "alpha", f"127.0.0.1:{port}", "--key",
+        whoami(alpha)["public_key"])
+    fed(bravo, "peers", "add", "ghost", "127.0.0.1:9", "--key", whoami(bravo)["public_key"])
+
+    report = json_out(fed(bravo, "query", "smtp", "Victim-Co.com", "--json"))
+
+    assert set(report) == {"question", "answers", "summary"}
+    rows = {row["peer"]: row for row in report["answers"]}
+    assert rows["alpha"]["status"] == "ok" and rows["alpha"]["seen"] is True
+    assert rows["alpha"]["count"] >= 2 and rows["alpha"]["first_seen"] == "2026-03-02T00:00:00Z"
+    assert rows["ghost"]["status"] == "unreachable" and "error" in rows["ghost"]
+    assert report["summary"] == {
+        "peers_asked": 2, "peers_answered": 1, "peers_seen": 1,
+        "total_count": rows["alpha"]["count"], "earliest": "2026-03-02T00:00:00Z",
+        "latest": "2026-03-02T00:00:00Z"}
+
+    table = fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha").stdout
+    assert table.splitlines()[0].split() == ["PEER", "STATUS", "SEEN", "COUNT", "FIRST", "SEEN",
+                                             "LAST", "SEEN", "LATENCY", "NOTE"]
+    assert "seen by 1 of 1 peers" in table
+    fingerprint = json_out(fed(bravo, "query", "fingerprint", "ja3",
+                               "e7d705a3286e19ea42f587b344ee6865", "--peer", "alpha", "--json"))
+    assert fingerprint["answers"][0]["seen"] is True
+    simhash = json_out(fed(bravo, "query", "simhash", "mail_body", "9f3c2a1b0e4d5c6e",
+                           "--within", "2", "--peer", "alpha", "--json"))
+    assert simhash["answers"][0]["match"] is True and simhash["summary"]["min_distance"] == 1
+    local = json_out(fed(alpha, "query", "smtp", "victim-co.com", "--local", "--json"))
+    assert local["seen"] is True
+
+    audit = (alpha / "audit.log").read_text(encoding="utf-8").splitlines()
+    assert len(audit) == 4 and all('"peer":"bravo"' in line for line in audit)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_unknown_peer_name_is_an_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    fed(home, "init")
+    proc = fed(home, "query", "smtp", "corp1.com", "--peer", "nobody", check=False)
+    assert proc.returncode == 1 and "nobody" in proc.stderr
