@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from node.ingest.timestamps import format_time_us
 from node.profile.fingerprints import TYPES, validate_fingerprint
+from node.profile.journal import fold_journals
 from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.rejection import Rejected
 from node.profile.simhash import BITS, hamming
@@ -123,12 +124,14 @@ class StoreQuery:
             rows = await self._store.fetch(
                 "SELECT simhash FROM keystroke_simhashes WHERE simhash != ?", (_NO_SIMHASH,))
         else:
+            await fold_journals(self._store)
             rows = await self._store.fetch("SELECT simhash FROM profile_mail_simhashes")
         distances = [hamming(simhash, int(value, 16)) for (value,) in rows]
         within = [d for d in distances if d <= max_distance]
         return NearAggregate(bool(within), min(within) if within else None, len(within))
 
     async def _seen(self, sql: str, params: tuple[str, ...]) -> SeenAggregate:
+        await fold_journals(self._store)
         rows = await self._store.fetch(sql, params)
         count, distinct, first, last = rows[0]
         if not count:

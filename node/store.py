@@ -24,7 +24,7 @@ import orjson
 from node.ingest.event import Event
 
 #: Bumped whenever the schema changes; `_MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -159,7 +159,25 @@ CREATE TABLE ptr_names (
 CREATE TABLE profile_rejections (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID
 """
 
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+# Profile journals: append-only twins of the busiest profile tables. A batch
+# appends its profile rows here (cheap: no index, right-edge inserts) and a
+# fold merges them into the indexed tables in key order now and then, and
+# before any read (node/profile/journal.py).
+_SCHEMA_V3 = """
+CREATE TABLE j_smtp_targets (ip, domain, count, first_seen_us, last_seen_us);
+CREATE TABLE j_fingerprints (ip, kind, value, version, count, first_seen_us, last_seen_us);
+CREATE TABLE j_ipv6_leaks (ip, address, kind, oui, iid, count, first_seen_us, last_seen_us);
+CREATE TABLE j_credentials (ip, username, secret, outcome, count, first_seen_us, last_seen_us);
+CREATE TABLE j_sessions (ip, session, honeypot, service, count, first_seen_us, last_seen_us);
+CREATE TABLE j_phases (ip, honeypot, phase, count, first_seen_us, last_seen_us);
+CREATE TABLE j_payloads (ip, sha256, source, count, first_seen_us, last_seen_us);
+CREATE TABLE j_c2 (ip, host, url, via, count, first_seen_us, last_seen_us);
+CREATE TABLE j_mail_simhashes (ip, simhash, count, first_seen_us, last_seen_us);
+CREATE TABLE j_commands (ip, time_us, honeypot, session, command, phases);
+CREATE TABLE j_transcript_input (sid, t, d)
+"""
+
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 # The whole batch arrives as two parameters (a JSON array of rows and the
 # concatenated 16-byte keys) so the insert runs in one SQLite step with the GIL

@@ -20,8 +20,8 @@ from node.ingest.pipeline import (
 )
 from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
-from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import profiler_from_config
+from node.profile.refresh import refresh_profiles
 from node.profile.views import rejection_counts
 from node.store import ObservationRow, Store
 
@@ -83,7 +83,7 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
         else:
             report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
                                           max_line_bytes=config.ingest.max_line_bytes)
-        await refresh_keystroke_simhashes(store)  # sessions whose input arrived in this run
+        await refresh_profiles(store)  # fold journals, recompute touched keystroke sessions
     finally:
         await store.close()
     _print_report(report, as_json=args.json)

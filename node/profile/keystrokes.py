@@ -10,6 +10,7 @@ Readers call it before using keystroke SimHashes; ingest calls it at the end.
 
 from __future__ import annotations
 
+from node.profile.journal import fold_journals
 from node.profile.simhash import format_simhash
 from node.profile.transcripts import InputChunk, keystroke_profile
 from node.store import Store
@@ -24,7 +25,11 @@ _SESSIONS_PER_TRANSACTION = 500
 
 
 async def refresh_keystroke_simhashes(store: Store) -> int:
-    """Recompute the SimHash of every dirty session; return how many were refreshed."""
+    """Recompute the SimHash of every dirty session; return how many were refreshed.
+
+    Folds the profile journals first: chunks may still sit in the journal.
+    """
+    await fold_journals(store)
     refreshed = 0
     while True:
         async with store.transaction():

@@ -3,8 +3,9 @@
 `Profiler` implements `node.store.BatchProfiler`. It does no I/O: each batch
 of newly stored events (time-ordered) is dispatched on ``event.kind`` through
 a dict, aggregated in memory per (observation, key), and returned as a few
-JSON-array statements (see `node.profile.sql`). Events of other kinds cost
-one dict lookup. A malformed field value is counted under a reason
+JSON-array statements (see `node.profile.sql`) that append to the profile
+journals; every `FOLD_EVERY_ROWS` journal rows the batch also folds them.
+Events of other kinds cost one dict lookup. A malformed field value is counted under a reason
 (``profile_rejections``, shown by ``decnet-fed status``) and skipped; the
 event itself is stored regardless.
 """
@@ -37,6 +38,10 @@ from node.profile.rotation import PROBES, Sighting, parse_port, plan_rotations
 from node.profile.simhash import format_simhash, parse_simhash
 from node.profile.smtp import recipient_domain, recipients
 
+#: Journal rows appended (by this process) before a batch also folds the journals
+#: into the indexed tables. Larger folds touch each index page fewer times; the
+#: journals are bounded by this and readers fold whatever is left first.
+FOLD_EVERY_ROWS = 400_000
 #: Longest command text stored; longer commands are cut (and still classified).
 MAX_COMMAND_CHARS = 4096
 _MAX_CREDENTIAL = 256
@@ -51,29 +56,26 @@ _PAYLOAD_SOURCES = {"file_download": "download", "file_upload": "upload",
                     "file_captured": "file_captured"}
 
 Key = tuple[Any, ...]
+_APPENDS = frozenset(journal.append for journal in sql.JOURNALS)
 
 
 class _Counted:
-    """(key) → [count, first_us, last_us] aggregation for one counted table."""
+    """Sightings ``(*key, 1, time_us, time_us)`` for one counted journal.
+
+    Not aggregated here: the fold's GROUP BY sums them anyway, and appending
+    a tuple is cheaper than a dict lookup per event.
+    """
 
     __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.rows: dict[Key, list[int]] = {}
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(self, key: Key, time_us: int) -> None:
-        row = self.rows.get(key)
-        if row is None:
-            self.rows[key] = [1, time_us, time_us]
-            return
-        row[0] += 1
-        if time_us > row[2]:  # batches are time-ordered: the usual case
-            row[2] = time_us
-        elif time_us < row[1]:
-            row[1] = time_us
+        self.rows.append((*key, 1, time_us, time_us))
 
-    def as_rows(self) -> list[list[Any]]:
-        return [[*key, *agg] for key, agg in self.rows.items()]
+    def as_rows(self) -> list[tuple[Any, ...]]:
+        return self.rows
 
 
 class _Batch:
@@ -114,10 +116,13 @@ class Profiler:
     """
 
     def __init__(self, rules: PhaseRules | None = None,
-                 internal: InternalHosts | None = None) -> None:
+                 internal: InternalHosts | None = None, *,
+                 fold_every_rows: int = FOLD_EVERY_ROWS) -> None:
         self.rules = rules or PhaseRules()
         self.internal = internal or InternalHosts()
         self.rejections: Counter[str] = Counter()
+        self.fold_every_rows = fold_every_rows
+        self._journal_rows = 0
         handlers: dict[str, list[Handler]] = {}
 
         def on(kinds: Iterable[str], handler: Handler) -> None:
@@ -151,7 +156,13 @@ class Profiler:
             for handler in found:
                 handler(event, batch)
         self.rejections.update(batch.rejections)
-        return _statements(batch)
+        statements = _statements(batch)
+        self._journal_rows += sum(len(rows) for sql_text, rows in statements
+                                  if sql_text in _APPENDS)
+        if self._journal_rows >= self.fold_every_rows:
+            statements += fold_statements()
+            self._journal_rows = 0
+        return statements
 
     # -- handlers: each reads one event, adds rows or rejections to the batch --
 
@@ -318,19 +329,18 @@ class Profiler:
 
 def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
     out: list[tuple[str, Sequence[Any]]] = [
-        (sql.SMTP_TARGETS, b.smtp.as_rows()),
-        (sql.FINGERPRINTS, [[ip, kind, value, version, *agg]
-                            for (ip, kind, value, version), agg in b.fingerprints.rows.items()]),
-        (sql.IPV6_LEAKS, b.ipv6.as_rows()),
-        (sql.CREDENTIALS, b.credentials.as_rows()),
-        (sql.SESSIONS, b.sessions.as_rows()),
-        (sql.COMMANDS, b.commands),
-        (sql.PHASES, b.phases.as_rows()),
-        (sql.PAYLOADS, b.payloads.as_rows()),
-        (sql.C2, b.c2.as_rows()),
-        (sql.MAIL_SIMHASHES, b.mail_simhashes.as_rows()),
+        (sql.SMTP_TARGETS.append, b.smtp.as_rows()),
+        (sql.FINGERPRINTS.append, b.fingerprints.as_rows()),
+        (sql.IPV6_LEAKS.append, b.ipv6.as_rows()),
+        (sql.CREDENTIALS.append, b.credentials.as_rows()),
+        (sql.SESSIONS.append, b.sessions.as_rows()),
+        (sql.COMMANDS.append, b.commands),
+        (sql.PHASES.append, b.phases.as_rows()),
+        (sql.PAYLOADS.append, b.payloads.as_rows()),
+        (sql.C2.append, b.c2.as_rows()),
+        (sql.MAIL_SIMHASHES.append, b.mail_simhashes.as_rows()),
+        (sql.TRANSCRIPT_INPUT.append, b.transcript_input),
         (sql.SESSION_LINKS, b.session_links),
-        (sql.TRANSCRIPT_INPUT, b.transcript_input),
         (sql.TRANSCRIPT_SESSIONS, list(b.transcript_sessions.values())),
         (sql.KEYSTROKE_DIRTY, [[sid] for sid in {row[0] for row in b.transcript_input}]),
     ]
@@ -345,6 +355,14 @@ def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
     if b.rejections:
         out.append((sql.REJECTIONS, sorted(b.rejections.items())))
     return [(statement, rows) for statement, rows in out if rows]
+
+
+def fold_statements() -> list[tuple[str, Sequence[Any]]]:
+    """Merge every journal into its table and empty it (one parameterless run each)."""
+    out: list[tuple[str, Sequence[Any]]] = []
+    for journal in sql.JOURNALS:
+        out += [(journal.fold, [()]), (journal.clear, [()])]
+    return out
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -1,5 +1,9 @@
 """SQL of the profile tables' writes, built once; rows arrive as one JSON array (json_each).
 
+The busiest tables are written through journals (see `Journal`): batches
+append, folds merge in key order, which costs a fraction of upserting random
+keys into indexed tables batch by batch.
+
 Every statement reads its parameter rows from ``json_each(?)`` so the store
 runs a whole batch of rows in one SQLite step (see `node.store.BatchProfiler`).
 Counted tables share one upsert shape: count adds up, first/last seen widen.
@@ -9,44 +13,92 @@ Table and column names are constants of this module, never input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def _columns(names: Sequence[str]) -> str:
     return ", ".join(f"j.value ->> {i}" for i in range(len(names)))
 
 
-def counted_upsert(table: str, keys: Sequence[str], extra: Sequence[str] = ()) -> str:
-    """Upsert of ``keys + extra + (count, first_seen_us, last_seen_us)`` rows."""
-    names = (*keys, *extra, "count", "first_seen_us", "last_seen_us")
-    return (
-        f"INSERT INTO {table} ({', '.join(names)}) SELECT {_columns(names)}"  # noqa: S608
-        f" FROM json_each(?) AS j WHERE true ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
-        " count = count + excluded.count,"
-        " first_seen_us = min(first_seen_us, excluded.first_seen_us),"
-        " last_seen_us = max(last_seen_us, excluded.last_seen_us)"
-    )
+@dataclass(frozen=True, slots=True)
+class Journal:
+    """An indexed profile table and its append-only journal (schema v3).
+
+    Batches append to ``journal`` (`append`); `fold` merges every journal
+    row into ``table`` in key order (counted tables: counts add up, first/last
+    seen widen, extra columns keep their smallest value) and `clear` empties
+    the journal; both run in one transaction.
+    """
+
+    table: str
+    journal: str
+    keys: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+    counted: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        tail = ("count", "first_seen_us", "last_seen_us") if self.counted else ()
+        return (*self.keys, *self.extra, *tail)
+
+    @property
+    def append(self) -> str:
+        return (f"INSERT INTO {self.journal} ({', '.join(self.columns)})"  # noqa: S608
+                f" SELECT {_columns(self.columns)} FROM json_each(?) AS j")
+
+    @property
+    def fold(self) -> str:
+        keys = ", ".join(self.keys)
+        if not self.counted:
+            return (f"INSERT OR IGNORE INTO {self.table} ({', '.join(self.columns)})"  # noqa: S608
+                    f" SELECT {', '.join(self.columns)} FROM {self.journal} ORDER BY {keys}")
+        extra = "".join(f", min({name})" for name in self.extra)
+        return (
+            f"INSERT INTO {self.table} ({', '.join(self.columns)})"  # noqa: S608
+            f" SELECT {keys}{extra}, sum(count), min(first_seen_us), max(last_seen_us)"
+            f" FROM {self.journal} WHERE true GROUP BY {keys} ORDER BY {keys}"
+            f" ON CONFLICT ({keys}) DO UPDATE SET"
+            " count = count + excluded.count,"
+            " first_seen_us = min(first_seen_us, excluded.first_seen_us),"
+            " last_seen_us = max(last_seen_us, excluded.last_seen_us)"
+        )
+
+    @property
+    def clear(self) -> str:
+        return f"DELETE FROM {self.journal}"  # noqa: S608
 
 
-def plain_insert(table: str, names: Sequence[str], *, or_ignore: bool = False) -> str:
-    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-    return (f"{verb} INTO {table} ({', '.join(names)}) SELECT {_columns(names)}"  # noqa: S608
-            " FROM json_each(?) AS j")
-
-
-SMTP_TARGETS = counted_upsert("profile_smtp_targets", ("ip", "domain"))
-FINGERPRINTS = counted_upsert("profile_fingerprints", ("ip", "kind", "value"), ("version",))
-IPV6_LEAKS = counted_upsert("profile_ipv6_leaks", ("ip", "address"), ("kind", "oui", "iid"))
-CREDENTIALS = counted_upsert("profile_credentials", ("ip", "username", "secret", "outcome"))
-SESSIONS = counted_upsert("profile_sessions", ("ip", "session"), ("honeypot", "service"))
-PHASES = counted_upsert("profile_phases", ("ip", "honeypot", "phase"))
-PAYLOADS = counted_upsert("profile_payloads", ("ip", "sha256", "source"))
-C2 = counted_upsert("profile_c2", ("ip", "host", "url", "via"))
-MAIL_SIMHASHES = counted_upsert("profile_mail_simhashes", ("ip", "simhash"))
+SMTP_TARGETS = Journal("profile_smtp_targets", "j_smtp_targets", ("ip", "domain"))
+FINGERPRINTS = Journal("profile_fingerprints", "j_fingerprints", ("ip", "kind", "value"),
+                       ("version",))
+IPV6_LEAKS = Journal("profile_ipv6_leaks", "j_ipv6_leaks", ("ip", "address"),
+                     ("kind", "oui", "iid"))
+CREDENTIALS = Journal("profile_credentials", "j_credentials",
+                      ("ip", "username", "secret", "outcome"))
+SESSIONS = Journal("profile_sessions", "j_sessions", ("ip", "session"), ("honeypot", "service"))
+PHASES = Journal("profile_phases", "j_phases", ("ip", "honeypot", "phase"))
+PAYLOADS = Journal("profile_payloads", "j_payloads", ("ip", "sha256", "source"))
+C2 = Journal("profile_c2", "j_c2", ("ip", "host", "url", "via"))
+MAIL_SIMHASHES = Journal("profile_mail_simhashes", "j_mail_simhashes", ("ip", "simhash"))
 # The same command at the same microsecond in the same session is one command
 # (e.g. seen through both the shell's syslog and Cowrie).
-COMMANDS = plain_insert("profile_commands",
-                        ("ip", "time_us", "honeypot", "session", "command", "phases"),
-                        or_ignore=True)
+COMMANDS = Journal("profile_commands", "j_commands",
+                   ("ip", "time_us", "honeypot", "session", "command"), ("phases",),
+                   counted=False)
+# A keystroke is (sid, t, d): the same chunk from two copies of a shard is one.
+TRANSCRIPT_INPUT = Journal("transcript_input", "j_transcript_input", ("sid", "t", "d"),
+                           counted=False)
+
+JOURNALS: tuple[Journal, ...] = (
+    SMTP_TARGETS, FINGERPRINTS, IPV6_LEAKS, CREDENTIALS, SESSIONS, PHASES, PAYLOADS, C2,
+    MAIL_SIMHASHES, COMMANDS, TRANSCRIPT_INPUT,
+)
+
+
+def plain_insert(table: str, names: Sequence[str]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(names)}) SELECT {_columns(names)}"  # noqa: S608
+            " FROM json_each(?) AS j")
+
 
 # Rotation: first sightings (ip, port, probe, value, time_us) against the stored hash.
 ROTATIONS_FROM_STORED = """
@@ -70,8 +122,6 @@ ON CONFLICT (ip, port, probe) DO UPDATE SET
     last_seen_us = max(last_seen_us, excluded.last_seen_us)
 """
 
-# A keystroke is (sid, t, d): the same chunk from two copies of a shard is one.
-TRANSCRIPT_INPUT = plain_insert("transcript_input", ("sid", "t", "d"), or_ignore=True)
 # (sid, started_us, width, height, truncated, input_chunks)
 TRANSCRIPT_SESSIONS = """
 INSERT INTO transcript_sessions (sid, started_us, width, height, truncated, input_chunks)

@@ -14,7 +14,7 @@ from typing import Any
 from node.ingest.timestamps import format_time_us
 from node.profile.enrichment.service import Enricher
 from node.profile.fingerprints import TYPES
-from node.profile.keystrokes import refresh_keystroke_simhashes
+from node.profile.refresh import refresh_profiles
 from node.store import Store
 
 #: Most recent commands included by default; ``commands_total`` says how many exist.
@@ -33,7 +33,7 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
     if not rows:
         return None
     first, last, events = rows[0]
-    await refresh_keystroke_simhashes(store)
+    await refresh_profiles(store)
     one = (ip,)
     services = [r[0] for r in await store.fetch(
         "SELECT service FROM observation_services WHERE ip = ? ORDER BY service", one)]
@@ -112,7 +112,7 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
 
 
 async def rejection_counts(store: Store) -> dict[str, int]:
-    """Per-field rejection totals (reason → count), for `status`."""
+    """Per-field rejection totals (reason → count), for `status` (written directly, no fold)."""
     rows = await store.fetch("SELECT reason, count FROM profile_rejections ORDER BY reason")
     return {reason: count for reason, count in rows}
 

@@ -12,6 +12,7 @@ import pytest
 
 from node.ingest.detect import parse_line
 from node.ingest.event import Event
+from node.profile.journal import fold_journals
 from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler
 from node.store import Store
@@ -56,6 +57,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
+    await fold_journals(store)
     return await store.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: S608
 
 
