@@ -4,9 +4,10 @@ Why a generator and not a sample file: throughput depends on the mix of
 formats, event kinds, distinct attackers and line lengths, so the corpus must
 be large, realistic and reproducible from a seed.
 
-Three formats are interleaved line by line: DECNET RFC 5424 syslog (SD events,
+Four formats are interleaved line by line: DECNET RFC 5424 syslog (SD events,
 single- and double-wrapped shell ``CMD`` lines), DECNET collector JSON (the
-same SD events wrapped with their ``raw_line``) and Cowrie JSON. Attackers come
+same SD events wrapped with their ``raw_line``), Cowrie JSON and DECNET
+session transcript shard lines (keystrokes of interleaved sessions). Attackers come
 from a pool with a heavy-tailed activity distribution, timestamps advance
 monotonically with microsecond resolution (so every line is a distinct event),
 and a small share of lines is malformed in assorted ways.
@@ -84,6 +85,8 @@ class CorpusGenerator:
         self._build_pools(attackers)
         self._kinds: list[tuple[str, str, Maker]] = []  # (name, format, maker)
         self._weights: list[float] = []
+        #: Transcript sessions being typed: sid → [text, position, seconds].
+        self._typing: dict[str, list[Any]] = {}
         self._register(malformed_share)
 
     # -- registry ------------------------------------------------------------
@@ -125,7 +128,10 @@ class CorpusGenerator:
             ("cowrie.session.closed", 4, self._cowrie_closed),
             ("cowrie.<unlisted>", 1, self._cowrie_unlisted),
         ]
-        shares = {"rfc5424": 0.55, "collector": 0.15, "cowrie": 0.30}
+        transcript: list[tuple[str, float, Maker]] = [
+            ("transcript_chunk", 1, self._line_transcript),
+        ]
+        shares = {"rfc5424": 0.50, "collector": 0.14, "cowrie": 0.28, "transcript": 0.08}
         valid = 1.0 - malformed_share
         sd_total = sum(w for _, w, _ in sd_kinds)
         syslog_total = sd_total + sum(w for _, w, _ in syslog_other)
@@ -139,6 +145,8 @@ class CorpusGenerator:
         cowrie_total = sum(w for _, w, _ in cowrie)
         for name, w, maker in cowrie:
             self._add(name, "cowrie", valid * shares["cowrie"] * w / cowrie_total, maker)
+        for name, w, maker in transcript:
+            self._add(name, "transcript", valid * shares["transcript"] * w, maker)
         self._add("malformed", "malformed", malformed_share, self._line_malformed)
 
     def _add(self, name: str, fmt: str, weight: float, maker: Maker) -> None:
@@ -550,6 +558,49 @@ class CorpusGenerator:
                                                   "message": "Closing TTY Log"})
 
     # -- damage ------------------------------------------------------------------
+
+    # -- transcript shards (keystrokes; FORMATS.md §3) -----------------------------
+
+    def _line_transcript(self) -> str:
+        """One line of an interleaved shard: header, typed keys, echo, paste, resize, end.
+
+        About 40 sessions are typed at once; each types a command list key by
+        key (0.05-0.4 s apart), so keystroke SimHashes have enough digraphs. A
+        session's sid is one of its attacker's session ids, so
+        ``session_recorded`` events link some of them to an IP.
+        """
+        rng = self.rng
+        typing = self._typing
+        if len(typing) < 40 or rng.random() < 0.002:
+            sid = self._session_of(self.attacker())
+            if sid not in typing:
+                text = "; ".join(rng.sample(self.commands, 3)) + "\r"
+                typing[sid] = [text, 0, rng.uniform(0.5, 2.0)]
+                return _JSON({"sid": sid, "hdr": {
+                    "version": 2, "width": 120, "height": 40,
+                    "timestamp": self.now_us // 1_000_000,
+                    "env": {"SHELL": "/bin/bash", "TERM": "xterm-256color"}}})
+        sid = rng.choice(list(typing))
+        state = typing[sid]
+        text, pos, t = state
+        if pos >= len(text):
+            del typing[sid]
+            if rng.random() < 0.2:
+                return _JSON({"sid": sid, "trunc": True})
+            return _JSON({"sid": sid, "t": round(t + 0.3, 6), "ch": "r", "d": "100x30"})
+        roll = rng.random()
+        if roll < 0.25:  # the shell echoes what was typed
+            return _JSON({"sid": sid, "t": round(t + 0.002, 6), "ch": "o", "d": text[pos - 1:pos]
+                          or "$ "})
+        t += rng.uniform(0.05, 0.4)
+        if roll < 0.27:  # a paste: several characters in one chunk
+            chunk, pos = text[pos:pos + 12], pos + 12
+        elif roll < 0.275:  # a byte that is not UTF-8
+            chunk = "\udcff"
+        else:
+            chunk, pos = text[pos], pos + 1
+        state[1], state[2] = pos, t
+        return _JSON({"sid": sid, "t": round(t, 6), "ch": "i", "d": chunk})
 
     def _line_malformed(self) -> str:
         """One of several damages; each must make the parser reject the line."""
