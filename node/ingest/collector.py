@@ -6,7 +6,7 @@ from typing import Any
 
 from node.ingest.addresses import attacker_ip, canonical_ip
 from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
-from node.ingest.rfc5424 import parse_rfc5424
+from node.ingest.rfc5424 import syslog_time_us
 from node.ingest.timestamps import parse_time_us
 
 _ABSENT_IP = frozenset({"", "-", "unknown", "none", "null"})  # as addresses.attacker_ip
@@ -73,7 +73,7 @@ def _syslog_time(raw_line: str, fallback_us: int) -> int:
     if not raw_line.startswith("<"):
         return fallback_us
     try:
-        return parse_rfc5424(raw_line, b"").time_us
+        return syslog_time_us(raw_line)
     except LineRejected:
         return fallback_us
 

@@ -195,8 +195,8 @@ def test_raw_line_with_an_unusable_time_falls_back_to_the_collector_time() -> No
 
 
 @pytest.mark.parametrize(("raw", "reason"), [
-    (b"[1, 2, 3]", "unknown_format"),
-    (b'"just a string"', "unknown_format"),
+    (b"[1, 2, 3]", "bad_json_shape"),
+    (b'"just a string"', "bad_json_shape"),
     (b"{}", "bad_json_shape"),
     (b'{"foo": "bar"}', "bad_json_shape"),
     (_line(timestamp=_DROP), "bad_json_shape"),

@@ -422,7 +422,6 @@ _GOOD = ('<134>1 2026-03-02T08:14:05.120334+00:00 mail-01 smtp - rcpt_to '
     ('<134>1 2026-03-02T08:14:05Z h smtp - x [relay@55555 src="1.2.3.4:http"]', "invalid_ip"),
     # not syslog at all
     ("134>1 2026-03-02T08:14:05+00:00 h smtp - x -", "unknown_format"),
-    (" <134>1 2026-03-02T08:14:05+00:00 h smtp - x -", "unknown_format"),
     ("Mar  2 08:14:05 host sshd[1]: Accepted password", "unknown_format"),
 ])
 def test_bad_syslog_lines_are_rejected_with_a_reason(line: str, reason: str) -> None:
