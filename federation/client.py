@@ -95,8 +95,12 @@ class FederationClient:
         started = time.perf_counter()
         status, answer, error = OK, None, None
         try:
-            async with asyncio.timeout(self._deadline_s):
-                answer = await self._ask(peer, question, started)
+            channel = self._channels.get(peer.name)
+            if channel is None:  # TLS probe + channel set-up, inside the same deadline
+                async with asyncio.timeout(self._deadline_s):
+                    channel = await self._open_channel(peer)
+            remaining = self._deadline_s - (time.perf_counter() - started)
+            answer = await self._ask(channel, peer, question, max(0.001, remaining))
         except TimeoutError:
             status, error = TIMEOUT, f"no answer within {self._deadline_s:g} s"
         except PinMismatch as exc:
@@ -110,17 +114,45 @@ class FederationClient:
         return PeerAnswer(peer.name, peer.address, status, answer, error,
                           time.perf_counter() - started)
 
-    async def _ask(self, peer: Peer, question: Question, started: float) -> Answer:
-        channel = await self._channel(peer)
+    async def _ask(self, channel: grpc.aio.Channel, peer: Peer, question: Question,
+                   timeout_s: float) -> Answer:
+        """Sign, call, verify the answer's signature and binding, decode."""
         method = method_of(question)
         body = encode_question(question, self._schema_version)
         envelope, digest = sign_request(self._key, method, self._schema_version, body,
                                         now_ms=int(self._clock() * 1000))
-        remaining = max(0.001, self._deadline_s - (time.perf_counter() - started))
+        response, trailing = await self._call(
+            channel, method, body, ((REQUEST_METADATA, encode_envelope(envelope)),), timeout_s)
+        found = [v for k, v in trailing if k == ANSWER_METADATA]
+        if len(found) != 1 or not isinstance(found[0], bytes):
+            raise BadAnswer("answer carries no signed envelope")
+        try:
+            answer_envelope = decode_envelope(found[0])
+        except GarbledEnvelope as exc:
+            raise BadAnswer(f"answer envelope: {exc}") from None
+        verify_answer(answer_envelope, peer.key, method, digest, response)
+        version, answer = self._decode(method, response)
+        if version != answer_envelope.schema_version:
+            raise BadAnswer(f"answer schema_version {version} differs from its envelope's")
+        return answer
+
+    @staticmethod
+    def _decode(method: str, response: bytes) -> tuple[int, Answer]:
+        try:
+            version, answer = decode_answer(method, response)
+        except DecodeError:
+            raise BadAnswer("answer is not decodable") from None
+        if not MIN_SCHEMA_VERSION <= version <= MAX_SCHEMA_VERSION:
+            raise BadAnswer(f"answer schema_version {version} not understood")
+        return version, answer
+
+    async def _call(self, channel: grpc.aio.Channel, method: str, body: bytes,
+                    metadata: tuple[tuple[str, bytes], ...],
+                    timeout_s: float) -> tuple[bytes, tuple[tuple[str, str | bytes], ...]]:
+        """One unary call with raw bytes; gRPC errors become `PeerError`s or TimeoutError."""
         multicallable: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = \
             channel.unary_unary(method)
-        call = multicallable(
-            body, metadata=((REQUEST_METADATA, encode_envelope(envelope)),), timeout=remaining)
+        call = multicallable(body, metadata=metadata, timeout=timeout_s)
         try:
             response = await call
             trailing = await call.trailing_metadata()
@@ -132,27 +164,9 @@ class FederationClient:
             raise PeerRefused(exc.code(), exc.details() or "") from None
         if not isinstance(response, bytes):
             raise BadAnswer("answer is not bytes")
-        found = [v for k, v in (trailing or ()) if k == ANSWER_METADATA]
-        if len(found) != 1 or not isinstance(found[0], bytes):
-            raise BadAnswer("answer carries no signed envelope")
-        try:
-            answer_envelope = decode_envelope(found[0])
-        except GarbledEnvelope as exc:
-            raise BadAnswer(f"answer envelope: {exc}") from None
-        verify_answer(answer_envelope, peer.key, method, digest, response)
-        try:
-            version, answer = decode_answer(method, response)
-        except DecodeError:
-            raise BadAnswer("answer is not decodable") from None
-        if version != answer_envelope.schema_version \
-                or not MIN_SCHEMA_VERSION <= version <= MAX_SCHEMA_VERSION:
-            raise BadAnswer(f"answer schema_version {version} not understood")
-        return answer
+        return response, tuple(trailing or ())
 
-    async def _channel(self, peer: Peer) -> grpc.aio.Channel:
-        channel = self._channels.get(peer.name)
-        if channel is not None:
-            return channel
+    async def _open_channel(self, peer: Peer) -> grpc.aio.Channel:
         options = [("grpc.max_receive_message_length", _MAX_ANSWER_BYTES)]
         if self._plaintext:
             channel = grpc.aio.insecure_channel(peer.address, options=options)
