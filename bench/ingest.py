@@ -207,7 +207,7 @@ def run_benchmark(workdir: Path, lines: int, seed: int) -> None:
 
 def _print_corpus(stats: CorpusStats, seed: int) -> None:
     mix = " / ".join(f"{fmt} {stats.by_format[fmt]:,}"
-                     for fmt in ("rfc5424", "collector", "cowrie", "malformed"))
+                     for fmt in ("rfc5424", "collector", "cowrie", "transcript", "malformed"))
     print(f"corpus: {stats.lines:,} lines, {stats.bytes / _MB:,.1f} MB ({mix}), "
           f"{len(stats.by_kind)} kinds, {stats.attackers:,} attacker IPs, seed {seed}, "
           f"generated in {stats.seconds:.1f} s")
