@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import logging
 import signal
@@ -19,9 +20,15 @@ from typing import Any
 
 from federation.audit import AuditLog
 from federation.client import OK, FederationClient, PeerAnswer
-from federation.config import FederationConfig, load_federation_config
+from federation.config import (
+    FederationConfig,
+    FederationSettings,
+    ServerLimits,
+    load_federation_config,
+)
 from federation.errors import FederationError, KeyFileError, TrustStoreError
 from federation.keys import NodeKey, ensure_key_file, load_key_file
+from federation.privacy import PrivacyPolicy
 from federation.server import start_server
 from federation.service import FederationService
 from federation.trust import Peer, TrustStore, check_address
@@ -75,10 +82,28 @@ def register_federation_commands(add: CommandAdder) -> None:
 
 
 async def init_node_key(config: Config) -> Mapping[str, object]:
-    """`init` step: create the node key pair once (mode 0600)."""
+    """`init` step: create the node key pair once (mode 0600); document the settings once."""
     fed = load_federation_config(config)
     key, _ = ensure_key_file(fed.key_path)
+    text = config.config_path.read_text(encoding="utf-8")
+    if "[federation]" not in text:
+        with config.config_path.open("a", encoding="utf-8") as out:
+            out.write(render_federation_config())
     return {"key_id": key.key_id, "public_key": key.public.text}
+
+
+def render_federation_config() -> str:
+    """The federation's sections with their defaults, commented out, for config.toml."""
+    lines = ["", "# Federation settings (docs/protocol.md); defaults shown, uncomment to change."]
+    for section, settings in (("federation", FederationSettings()), ("limits", ServerLimits()),
+                              ("privacy", PrivacyPolicy())):
+        lines += ["#", f"# [{section}]"]
+        for spec in dataclasses.fields(settings):
+            value = getattr(settings, spec.name)
+            text = ("true" if value else "false") if isinstance(value, bool) \
+                else f'"{value}"' if isinstance(value, str) else repr(value)
+            lines.append(f"# {spec.name} = {text}")
+    return "\n".join(lines) + "\n"
 
 
 def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:

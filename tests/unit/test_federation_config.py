@@ -1,0 +1,68 @@
+"""Federation settings load from the node's config file and env, and the seam shows in imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from federation.config import FederationSettings, ServerLimits, load_federation_config
+from federation.privacy import PrivacyPolicy
+from node.config import ConfigError, load_config
+from tests.support import REPO
+
+
+def test_defaults_without_sections(tmp_path: Path) -> None:
+    fed = load_federation_config(load_config(tmp_path, env={}))
+    assert (fed.settings, fed.limits, fed.privacy) == (
+        FederationSettings(), ServerLimits(), PrivacyPolicy())
+    assert fed.key_path == tmp_path / "node.key"
+    assert fed.limits.clock_window_s == 120 and fed.privacy.time_granularity_s == 86400
+
+
+def test_toml_sections_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[privacy]\nmin_count = 3\n[limits]\nclock_window_s = 30\n'
+        '[federation]\nplaintext = true\n', encoding="utf-8")
+    monkeypatch.setenv("DECNET_FED_PRIVACY_RATE_PER_S", "7.5")
+    fed = load_federation_config(load_config(tmp_path, env={}))
+    assert fed.privacy.min_count == 3 and fed.privacy.rate_per_s == 7.5
+    assert fed.limits.clock_window_ms == 30_000 and fed.settings.plaintext
+
+
+@pytest.mark.parametrize(("toml", "field"), [
+    ("[privacy]\nmin_count = 0\n", "min_count"),
+    ("[limits]\nclock_window_s = 'x'\n", "clock_window_s"),
+    ("[federation]\nquery_deadline_s = -1\n", "query_deadline_s"),
+    ("[privacy]\nbogus = 1\n", "bogus"),
+])
+def test_bad_values_name_their_field(tmp_path: Path, toml: str, field: str) -> None:
+    (tmp_path / "config.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=field):
+        load_federation_config(load_config(tmp_path, env={}))
+
+
+def _node_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return {name for name in names if name == "node" or name.startswith("node.")}
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (REPO / "federation").glob("*.py")
+                                        if p.name != "cli.py"),
+                         ids=lambda p: p.name)
+def test_federation_reads_the_node_only_through_the_query_seam(path: Path) -> None:
+    assert _node_imports(path) <= {"node.query", "node.config"}
+
+
+def test_rendered_block_uncommented_loads_as_the_defaults(tmp_path: Path) -> None:
+    from federation.cli import render_federation_config
+
+    block = "\n".join(line.removeprefix("# ").removeprefix("#")
+                      for line in render_federation_config().splitlines()[2:])
+    (tmp_path / "config.toml").write_text(block, encoding="utf-8")
+    fed = load_federation_config(load_config(tmp_path, env={}))
+    assert (fed.settings, fed.limits, fed.privacy) == (
+        FederationSettings(), ServerLimits(), PrivacyPolicy())
