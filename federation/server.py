@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -32,7 +33,28 @@ logger = logging.getLogger(__name__)
 RawHandler = Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
 
 
-def _method_handler(service: FederationService, method: str) -> RawHandler:
+class LogOnce:
+    """Remembers the last ``limit`` keys so a flood of identical refusals logs once.
+
+    Refusal details are partly peer-controlled; logging each one would let a
+    peer (or anyone who can reach the port) flood the log.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first(self, key: str) -> bool:
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+        return True
+
+
+def _method_handler(service: FederationService, method: str, refusals: LogOnce) -> RawHandler:
     async def call(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         try:
             reply = await service.handle(method, request, context.invocation_metadata() or ())
@@ -40,8 +62,8 @@ def _method_handler(service: FederationService, method: str) -> RawHandler:
             code, details = status_for(exc)
             if not isinstance(exc, FederationError):
                 logger.exception("internal error answering %s", method)
-            else:
-                logger.info("refused %s: %s %s", method, code.name, details)
+            elif refusals.first(f"{method} {code.name} {details[:60]}"):
+                logger.info("refused %s: %s %s", method, code.name, details[:200])
             await context.abort(code, details)
         context.set_trailing_metadata(((ANSWER_METADATA, reply.envelope),))
         return reply.body
@@ -51,9 +73,10 @@ def _method_handler(service: FederationService, method: str) -> RawHandler:
 
 def federation_handler(service: FederationService) -> grpc.GenericRpcHandler:
     """A generic handler for every Federation method, taking and returning raw bytes."""
+    refusals = LogOnce()
     return grpc.method_handlers_generic_handler(SERVICE, {
         method.rsplit("/", 1)[1]: grpc.unary_unary_rpc_method_handler(
-            _method_handler(service, method))
+            _method_handler(service, method, refusals))
         for method in METHODS
     })
 

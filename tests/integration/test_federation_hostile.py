@@ -283,3 +283,17 @@ async def test_misbehaving_peer_is_reported_in_its_row_and_others_still_answer(
     assert rows["bad"].status == status and rows["bad"].answer is None
     assert rows["down"].status in (UNREACHABLE, TIMEOUT)
     assert rows["good"].status == OK and isinstance(rows["good"].answer, SeenAnswer)
+
+
+@pytest.mark.parametrize("garbage", [b"\x00" * 64, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\xff" * 200])
+async def test_garbage_on_the_socket_does_not_disturb_the_server(target: Target,
+                                                                 garbage: bytes) -> None:
+    host, port = target.node.address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(garbage)
+    await writer.drain()
+    await reader.read(4096)  # the server answers with an error frame or closes
+    writer.close()
+    await writer.wait_closed()
+    assert await target.honest_call_succeeds()

@@ -45,3 +45,10 @@ def test_foreign_exceptions_are_internal_with_no_detail(exc: Exception) -> None:
 def test_details_are_length_capped() -> None:
     _, details = status_for(errors.UnknownKey("k" * 10_000))
     assert len(details) <= 200
+
+
+def test_repeated_refusals_are_logged_once_within_a_bounded_memory() -> None:
+    from federation.server import LogOnce
+
+    once = LogOnce(limit=2)
+    assert [once.first(k) for k in ("a", "a", "b", "c", "a")] == [True, False, True, True, True]
