@@ -41,7 +41,7 @@ from node.profile.smtp import recipient_domain, recipients
 #: Journal rows appended (by this process) before a batch also folds the journals
 #: into the indexed tables. Larger folds touch each index page fewer times; the
 #: journals are bounded by this and readers fold whatever is left first.
-FOLD_EVERY_ROWS = 400_000
+FOLD_EVERY_ROWS = 1_000_000
 #: Longest command text stored; longer commands are cut (and still classified).
 MAX_COMMAND_CHARS = 4096
 _MAX_CREDENTIAL = 256

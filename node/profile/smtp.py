@@ -68,6 +68,7 @@ def normalise_domain(text: str) -> Normalised:
     return result
 
 
+@lru_cache(maxsize=65536)
 def recipient_domain(address: str) -> Normalised:
     """Domain of one recipient address (``<a@b>``, ``RCPT TO:<a@b>``, ``a@b``)."""
     text = address.strip()
