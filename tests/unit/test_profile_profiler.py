@@ -211,3 +211,28 @@ async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -
     await store.write_batch([old])
     assert await store.write_batch([old, new, new]) == 1
     assert (await rows(store, "profile_smtp_targets"))[0][2] == 2
+
+
+async def test_the_profiler_folds_journals_every_n_rows(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_every_rows=2)])
+    try:
+        mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
+                       f'src="198.51.100.23" value="<u{i}@v.com>"') for i in range(3)]
+        await store.write_batch(mail[:1])
+        assert await store.fetch("SELECT count(*) FROM profile_smtp_targets") == [(0,)]
+        await store.write_batch(mail[1:])  # the second journal row triggers the fold
+        assert await store.fetch("SELECT count(*) FROM j_smtp_targets") == [(0,)]
+        assert await store.fetch("SELECT count, first_seen_us, last_seen_us FROM"
+                                 " profile_smtp_targets") == \
+            [(3, 1772439005000000, 1772439125000000)]
+    finally:
+        await store.close()
+
+
+async def test_a_fold_with_nothing_pending_does_not_write(store: Store) -> None:
+    assert await fold_journals(store) is False
+    await store.write_batch([jarm("09:00:00", JARM_A),
+                             syslog("08:14:05", "mail-01", "smtp", "rcpt_to",
+                                    'src="198.51.100.23" value="<a@v.com>"')])
+    assert await fold_journals(store) is True
+    assert await fold_journals(store) is False
