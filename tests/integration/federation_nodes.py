@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +80,7 @@ def trust_each_other(nodes: Sequence[RunningNode]) -> None:
 
 
 @asynccontextmanager
-async def store_nodes(tmp_path: Path, logs: dict[str, Sequence[Path]],
+async def store_nodes(tmp_path: Path, logs: Mapping[str, Sequence[Path]],
                       plaintext: bool = True) -> AsyncIterator[list[RunningNode]]:
     """One running node per entry of ``logs``, each answering from its own ingested store."""
     async with AsyncExitStack() as stack:

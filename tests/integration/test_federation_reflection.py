@@ -21,7 +21,8 @@ async def test_health_reports_serving() -> None:
         async with grpc.aio.insecure_channel(alpha.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             for service in ("", SERVICE):
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service))
+                reply = await stub.Check(  # type: ignore[attr-defined]
+                    health_pb2.HealthCheckRequest(service=service))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 

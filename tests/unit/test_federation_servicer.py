@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import grpc_testing
+import grpc_testing  # type: ignore[import-untyped]
 import pytest
 
 from federation._proto.decnet.federation.v1 import federation_pb2 as pb
