@@ -9,11 +9,15 @@ answer signature, no answer verification); it exists only here, as the
 baseline. The node is a fixed in-memory aggregate so the figures are the
 protocol's, not SQLite's.
 
-Prints, per mode, sequential latency p50/p99 (one call at a time) and
-saturated throughput (``--concurrency`` calls in flight for ``--seconds``),
-then the signed/unsigned throughput ratio. Asserts nothing.
+Prints, per mode, sequential latency p50/p99 (one call at a time), saturated
+throughput (``--concurrency`` calls in flight for ``--seconds``) and the CPU
+each process spent per call, then the signed/unsigned throughput ratio. The
+modes run interleaved for ``--rounds`` rounds and the best round is shown,
+because other work on the machine only ever makes a round worse; the
+CPU-bound capacity ratio (busiest side's CPU per call, unsigned over signed)
+is printed too as the figure least disturbed by other load. Asserts nothing.
 
-    python bench/query.py [--calls 2000] [--seconds 3] [--concurrency 32]
+    python bench/query.py [--calls 2000] [--seconds 3] [--concurrency 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -123,21 +129,27 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _measure(ask: object, calls: int, seconds: float, concurrency: int,
-                   server_pid: int) -> tuple[float, float, float, float, float]:
-    assert callable(ask)
+@dataclass(frozen=True)
+class Result:
+    p50_s: float
+    p99_s: float
+    rate: float
+    server_us: float
+    client_us: float
+
+
+async def _measure(ask: Callable[[], Awaitable[bool]], args: argparse.Namespace,
+                   server_pid: int) -> Result:
     for _ in range(200):  # warm-up: channel, TLS, code paths
         assert await ask()
     latencies = []
-    for _ in range(calls):
+    for _ in range(args.calls):
         started = time.perf_counter()
         assert await ask()
         latencies.append(time.perf_counter() - started)
     latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     done = 0
-    deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + args.seconds
 
     async def worker() -> None:
         nonlocal done
@@ -147,14 +159,15 @@ async def _measure(ask: object, calls: int, seconds: float, concurrency: int,
 
     started = time.perf_counter()
     server_cpu, client_cpu = _cpu_s(server_pid), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
     elapsed = time.perf_counter() - started
-    server_us = (_cpu_s(server_pid) - server_cpu) / done * 1e6
-    client_us = (time.process_time() - client_cpu) / done * 1e6
-    return p50, p99, done / elapsed, server_us, client_us
+    return Result(statistics.median(latencies),
+                  latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+                  done / elapsed, (_cpu_s(server_pid) - server_cpu) / done * 1e6,
+                  (time.process_time() - client_cpu) / done * 1e6)
 
 
-async def _run_mode(signed: bool, tls: bool, args: argparse.Namespace) -> float:
+async def _run_mode(signed: bool, tls: bool, args: argparse.Namespace) -> Result:
     server_key, client_key = NodeKey.generate(), NodeKey.generate()
     parent, child = multiprocessing.get_context("spawn").Pipe()
     process = multiprocessing.get_context("spawn").Process(
@@ -169,28 +182,43 @@ async def _run_mode(signed: bool, tls: bool, args: argparse.Namespace) -> float:
             async def ask() -> bool:
                 row = await client.ask(peer, QUESTION)
                 return row.status == OK
-            p50, p99, rate, server_us, client_us = await _measure(
-                ask, args.calls, args.seconds, args.concurrency, process.pid)
+            return await _measure(ask, args, process.pid)
     finally:
         parent.send("stop")
         await asyncio.to_thread(process.join, 30)
-    label = f"{'tls' if tls else 'plaintext':9} {'signed' if signed else 'unsigned':8}"
-    print(f"{label}  sequential p50 {p50 * 1000:6.3f} ms  p99 {p99 * 1000:6.3f} ms"
-          f"  saturated {rate:8.0f} calls/s  (c={args.concurrency};"
-          f" CPU/call server {server_us:4.0f} us, client {client_us:4.0f} us)", flush=True)
-    return rate
+
+
+def _label(tls: bool, signed: bool) -> str:
+    return f"{'tls' if tls else 'plaintext':9} {'signed' if signed else 'unsigned':8}"
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"bench/query.py: {os.cpu_count()} CPUs, {args.calls} sequential calls,"
-          f" {args.seconds:g} s saturated per mode; server in its own process", flush=True)
-    rates = {}
+    print(f"bench/query.py: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f};"
+          f" {args.rounds} rounds of {args.calls} sequential calls and {args.seconds:g} s"
+          f" saturated (c={args.concurrency}) per mode; server in its own process;"
+          f" best round shown", flush=True)
+    modes = [(tls, signed) for tls in (False, True) for signed in (False, True)]
+    results: dict[tuple[bool, bool], list[Result]] = {mode: [] for mode in modes}
+    for _ in range(args.rounds):  # interleaved, so background load hits every mode alike
+        for tls, signed in modes:
+            results[(tls, signed)].append(await _run_mode(signed, tls, args))
+    best = {}
+    for mode in modes:
+        runs = results[mode]
+        best[mode] = Result(min(r.p50_s for r in runs), min(r.p99_s for r in runs),
+                            max(r.rate for r in runs), min(r.server_us for r in runs),
+                            min(r.client_us for r in runs))
+        r = best[mode]
+        print(f"{_label(*mode)}  sequential p50 {r.p50_s * 1000:6.3f} ms"
+              f"  p99 {r.p99_s * 1000:6.3f} ms  saturated {r.rate:8.0f} calls/s"
+              f"  CPU/call server {r.server_us:4.0f} us, client {r.client_us:4.0f} us",
+              flush=True)
     for tls in (False, True):
-        for signed in (False, True):
-            rates[(tls, signed)] = await _run_mode(signed, tls, args)
-    for tls in (False, True):
-        ratio = rates[(tls, True)] / rates[(tls, False)]
-        print(f"{'tls' if tls else 'plaintext'}: signed/unsigned throughput ratio {ratio:.2f}")
+        with_sig, without = best[(tls, True)], best[(tls, False)]
+        cpu_ratio = max(without.server_us, without.client_us) \
+            / max(with_sig.server_us, with_sig.client_us)
+        print(f"{'tls' if tls else 'plaintext'}: signed/unsigned throughput ratio"
+              f" {with_sig.rate / without.rate:.2f} (CPU-bound capacity ratio {cpu_ratio:.2f})")
 
 
 if __name__ == "__main__":
@@ -198,4 +226,5 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     asyncio.run(main(parser.parse_args()))
