@@ -23,10 +23,12 @@ _HEADER = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ")
 # The inner header of a double-wrapped line: the shell's own line minus PRI/version.
 _INNER_HEADER = re.compile(r"(\d{4}-\d\d-\d\dT\S+) (\S+) (\S+) (\S+) (\S+) ")
 _SD_NAME = r'[^\s="\]]{1,32}'
-_SD_ID = re.compile(rf"\[({_SD_NAME})")
-# One PARAM with its leading space; elements are walked param by param so
-# each byte is scanned once.
-_SD_PARAM = re.compile(rf' ({_SD_NAME})="((?:[^"\\]|\\.)*)"', re.DOTALL)
+# Possessive quantifiers (3.11+): a value never backtracks, so a long or
+# hostile value costs one linear scan.
+_SD_ELEMENT = re.compile(
+    rf'\[({_SD_NAME})((?: {_SD_NAME}="(?:[^"\\]++|\\.)*+")*+)\]', re.DOTALL
+)
+_SD_PARAM = re.compile(rf' ({_SD_NAME})="((?:[^"\\]++|\\.)*+)"', re.DOTALL)
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _CMD_PREFIX = "CMD "
 _CMD_FIELD = " cmd="
@@ -99,18 +101,17 @@ def _parse_sd_and_msg(line: str, pos: int) -> tuple[dict[str, str], str]:
     relay: dict[str, str] = {}
     other: dict[str, str] = {}
     while line.startswith("[", pos):
-        element = _SD_ID.match(line, pos)
+        element = _SD_ELEMENT.match(line, pos)
         if element is None:
             raise LineRejected("bad_structured_data", f"malformed SD element at column {pos + 1}")
         target = relay if element.group(1) == DECNET_SD_ID else other
+        params = element.group(2)
+        if "\\" in params:
+            for name, value in _SD_PARAM.findall(params):
+                target[name] = _SD_UNESCAPE.sub(r"\1", value) if "\\" in value else value
+        else:
+            target.update(_SD_PARAM.findall(params))
         pos = element.end()
-        while (param := _SD_PARAM.match(line, pos)) is not None:
-            name, value = param.group(1, 2)
-            target[name] = _SD_UNESCAPE.sub(r"\1", value) if "\\" in value else value
-            pos = param.end()
-        if not line.startswith("]", pos):
-            raise LineRejected("bad_structured_data", f"malformed SD element at column {pos + 1}")
-        pos += 1
     if other:
         other.update(relay)
         relay = other
