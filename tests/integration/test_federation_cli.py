@@ -149,3 +149,15 @@ def test_unknown_peer_name_is_an_error(tmp_path: Path) -> None:
     fed(home, "init")
     proc = fed(home, "query", "smtp", "corp1.com", "--peer", "nobody", check=False)
     assert proc.returncode == 1 and "nobody" in proc.stderr
+
+
+def test_query_with_every_peer_down_reports_each_row_and_exits_1(tmp_path: Path) -> None:
+    home, other = tmp_path / "home", tmp_path / "other"
+    fed(home, "init")
+    fed(other, "init")
+    fed(home, "peers", "add", "ghost", "127.0.0.1:9", "--key", whoami(other)["public_key"])
+    proc = fed(home, "query", "fingerprint", "ja3", "e7d705a3286e19ea42f587b344ee6865",
+               check=False)
+    assert proc.returncode == 1
+    assert "ghost" in proc.stdout and "unreachable" in proc.stdout
+    assert "seen by 0 of 1 peers (0 answered)" in proc.stdout
