@@ -8,6 +8,7 @@ escaped and length-capped here all the same.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -25,13 +26,14 @@ def _cap(value: Any) -> Any:
 
 
 class AuditLog:
-    """Append-only JSON lines; ``None`` path = keep nothing (tests only)."""
+    """Append-only JSON lines (file mode 0600); ``None`` path = keep nothing (tests only)."""
 
     def __init__(self, path: Path | None) -> None:
         self._out: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = path.open("ab")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._out = os.fdopen(fd, "ab")
 
     def record(self, *, now_s: float, peer: str, key_id: str, method: str,
                question: dict[str, Any], answer: dict[str, Any]) -> None:

@@ -79,3 +79,8 @@ def test_audit_log_records_who_asked_what(tmp_path: Path) -> None:
     line = orjson.loads((tmp_path / "audit.log").read_bytes())
     assert line["peer"] == "bravo" and line["time"] == "2026-03-02T09:10:00Z"
     assert len(line["question"]["q"]) < 400
+
+
+def test_audit_log_is_private_to_the_operator(tmp_path: Path) -> None:
+    AuditLog(tmp_path / "audit.log").close()
+    assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
