@@ -35,6 +35,7 @@ from federation.trust import Peer, TrustStore, check_address
 from federation.wire import (
     FingerprintQuestion,
     NodeInfo,
+    NodeInfoQuestion,
     Question,
     SeenAnswer,
     SimhashQuestion,
@@ -71,6 +72,10 @@ def register_federation_commands(add: CommandAdder) -> None:
     peer_add.add_argument("--key", required=True, metavar="PUBKEY",
                           help="the peer's public key, as its `decnet-fed whoami` prints it")
     actions.add_parser("list", parents=[common], help="list trusted peers")
+    check = actions.add_parser("check", parents=[common],
+                               help="ask each peer who it is (signed GetNodeInfo)")
+    check.add_argument("--peer", action="append", default=None, metavar="PEER",
+                       help="check only this peer (repeatable)")
     peer_remove = actions.add_parser("remove", parents=[common], help="stop trusting a peer")
     peer_remove.add_argument("name", metavar="NAME")
 
@@ -134,6 +139,8 @@ async def cmd_peers(args: argparse.Namespace) -> int:
             print_table(["NAME", "ADDRESS", "KEY ID", "PUBLIC KEY"],
                         [(p.name, p.address, p.key.key_id, p.key.text) for p in trust])
         return 0
+    if args.peers_action == "check":
+        return await _check_peers(fed, trust, args.peer, as_json=as_json)
     if args.peers_action == "add":
         peer = trust.add(args.name, args.address, args.key)
         trust.save(fed.peers_path)
@@ -147,6 +154,30 @@ async def cmd_peers(args: argparse.Namespace) -> int:
     else:
         print(f"{verb} peer {peer.name} ({peer.address}, key id {peer.key.key_id})")
     return 0
+
+
+async def _check_peers(fed: FederationConfig, trust: TrustStore, names: list[str] | None,
+                       *, as_json: bool) -> int:
+    key = load_key_file(fed.key_path)
+    peers = _chosen_peers(trust, names)
+    async with FederationClient(key, plaintext=fed.settings.plaintext,
+                                deadline_s=fed.settings.query_deadline_s) as client:
+        rows = await client.ask_all(peers, NodeInfoQuestion())
+    report = []
+    for row in rows:
+        entry = answer_row(row)
+        if isinstance(row.answer, NodeInfo):
+            entry["schema_versions"] = (f"{row.answer.min_schema_version}.."
+                                        f"{row.answer.max_schema_version}")
+        report.append(entry)
+    if as_json:
+        print_json(report)
+    else:
+        print_table(["PEER", "ADDRESS", "STATUS", "NAME", "SCHEMA", "LATENCY", "NOTE"], [
+            (r["peer"], r["address"], r["status"], r.get("name", "-"),
+             r.get("schema_versions", "-"), f"{r['latency_ms']:.1f} ms",
+             r.get("error", "")[:80]) for r in report])
+    return 0 if all(row.status == OK for row in rows) else 1
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:

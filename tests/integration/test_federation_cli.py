@@ -135,6 +135,12 @@ def test_serve_and_query_over_tls_end_to_end(
     simhash = json_out(fed(bravo, "query", "simhash", "mail_body", "9f3c2a1b0e4d5c6e",
                            "--within", "2", "--peer", "alpha", "--json"))
     assert simhash["answers"][0]["match"] is True and simhash["summary"]["min_distance"] == 1
+    checked = json_out(fed(bravo, "peers", "check", "--peer", "alpha", "--json"))
+    assert checked[0]["status"] == "ok" and checked[0]["name"] == "alpha"
+    assert checked[0]["key_id"] == whoami(alpha)["key_id"]
+    assert checked[0]["schema_versions"] == "1..1"
+    check_all = fed(bravo, "peers", "check", check=False)
+    assert check_all.returncode == 1 and "unreachable" in check_all.stdout
     local = json_out(fed(alpha, "query", "smtp", "victim-co.com", "--local", "--json"))
     assert local["seen"] is True
 
