@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from federation.client import OK, FederationClient
+from federation.client import OK, REFUSED, FederationClient
 from federation.keys import NodeKey
+from federation.trust import TrustStore
 from federation.wire import FingerprintQuestion, SeenAnswer, SimhashQuestion, SmtpQuestion
 from node.query import NearAggregate, SeenAggregate
 from tests.federation_helpers import FakeQuery, mail_line, tls_line
@@ -116,3 +117,20 @@ async def test_in_flight_call_finishes_during_graceful_stop() -> None:
             await stopping
     assert row.status == OK and isinstance(row.answer, SeenAnswer) and row.answer.seen.seen
     assert late.status != OK  # new calls are refused once the stop began
+
+
+async def test_revoked_peer_is_refused_while_the_others_still_answer(tmp_path: Path) -> None:
+    async with store_nodes(tmp_path, {"alpha": sorted(SAMPLES.iterdir()), "bravo": [],
+                                      "charlie": []}) as (alpha, bravo, charlie):
+        revoked = TrustStore()
+        revoked.add("bravo", bravo.address, bravo.key.public.text)
+        alpha.service.replace_trust(revoked)  # what `serve` does on SIGHUP
+        question = SmtpQuestion("victim-co.com")
+        async with client_for(bravo) as client:
+            (ok,) = [r for r in await client.ask_all(bravo.trust, question) if r.peer == "alpha"]
+        async with client_for(charlie) as client:
+            (refused,) = [r for r in await client.ask_all(charlie.trust, question)
+                          if r.peer == "alpha"]
+    assert ok.status == OK and isinstance(ok.answer, SeenAnswer) and ok.answer.seen.seen
+    assert refused.status == REFUSED and refused.error is not None
+    assert "PERMISSION_DENIED" in refused.error
