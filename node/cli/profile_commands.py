@@ -1,4 +1,4 @@
-"""CLI commands over local profiles: `observation IP` and `query … --local`.
+"""CLI commands over local profiles: `observation IP`, `reprofile` and `query … --local`.
 
 `query` is built so the federation can answer it from peers later: every
 query kind takes ``--local`` (this node's store) and ``--peer`` (remote
@@ -10,6 +10,7 @@ nodes). Without ``--local`` the command calls the handler installed with
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -21,6 +22,8 @@ from node.ingest.addresses import canonical_ip
 from node.ingest.event import LineRejected
 from node.profile.enrichment.service import Enricher
 from node.profile.fingerprints import TYPES
+from node.profile.profiler import profiler_from_config
+from node.profile.rebuild import rebuild_profiles
 from node.profile.simhash import BITS, format_simhash, parse_simhash
 from node.profile.views import DEFAULT_COMMAND_LIMIT, observation_profile
 from node.query import (
@@ -58,6 +61,9 @@ def register_profile_commands(add: CommandAdder) -> None:
     observation.add_argument("--commands", type=int, default=DEFAULT_COMMAND_LIMIT, metavar="N",
                              help=f"show the N most recent commands (default "
                                   f"{DEFAULT_COMMAND_LIMIT})")
+
+    add("reprofile", cmd_reprofile,
+        "recompute every profile from the stored events (after changing phase rules)")
 
     query = add("query", cmd_query, "ask whether something was seen (--local: this node only)")
     common = argparse.ArgumentParser(add_help=False)
@@ -158,6 +164,26 @@ async def cmd_observation(args: argparse.Namespace) -> int:
         print_json(profile)
     else:
         _print_profile(profile)
+    return 0
+
+
+async def cmd_reprofile(args: argparse.Namespace) -> int:
+    config = require_home(args.home)
+    profiler = profiler_from_config(config)
+    store = await _open(config)
+    started = time.perf_counter()
+    try:
+        replayed = await rebuild_profiles(store, profiler, batch_size=config.store.batch_size)
+    finally:
+        await store.close()
+    elapsed = time.perf_counter() - started
+    rejections = dict(sorted(profiler.rejections.items()))
+    if args.json:
+        print_json({"events_replayed": replayed, "field_rejections": rejections,
+                    "elapsed_s": round(elapsed, 3)})
+    else:
+        print(f"re-profiled {replayed:,} events in {elapsed:.2f}s"
+              f" ({sum(rejections.values())} field rejections)")
     return 0
 
 

@@ -224,3 +224,23 @@ def test_operator_phase_rules(cli: CliRunner, home: Path, logs: list[str]) -> No
     broken = {**OFFLINE, "DECNET_FED_PROFILE_PHASE_RULES_PATH": "missing.toml"}
     proc = cli("ingest", *logs, env_extra=broken)
     assert proc.returncode == 1 and "phase_rules_path" in proc.stderr
+
+
+def test_reprofile_applies_changed_phase_rules(cli: CliRunner, home: Path,
+                                               logs: list[str]) -> None:
+    cli("init", check=True)
+    cli("ingest", *logs, check=True, env_extra=OFFLINE)
+    before = observation(cli)
+    assert before["commands"][0]["phases"] == ["discovery"]
+    (home / "phases.toml").write_text(
+        '[[rule]]\nphase = "resource_development"\npattern = "^cat /etc/os-release"\n',
+        encoding="utf-8")
+    env = {**OFFLINE, "DECNET_FED_PROFILE_PHASE_RULES_PATH": "phases.toml"}
+
+    done = json_out(cli("reprofile", "--json", check=True, env_extra=env))
+
+    assert done["events_replayed"] == json_out(cli("status", "--json"))["events"]
+    after = observation(cli)
+    assert after["commands"][0]["phases"] == ["resource_development"]
+    unchanged = {k: v for k, v in before.items() if k not in ("commands", "phases", "phase_order")}
+    assert {k: v for k, v in after.items() if k in unchanged} == unchanged
