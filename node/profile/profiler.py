@@ -60,7 +60,7 @@ _APPENDS = frozenset(journal.append for journal in sql.JOURNALS)
 
 
 class _Counted:
-    """Sightings ``(*key, 1, time_us, time_us)`` for one counted journal.
+    """Sightings ``(*key, time_us)`` for one counted journal.
 
     Not aggregated here: the fold's GROUP BY sums them anyway, and appending
     a tuple is cheaper than a dict lookup per event.
@@ -72,7 +72,7 @@ class _Counted:
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, key: Key, time_us: int) -> None:
-        self.rows.append((*key, 1, time_us, time_us))
+        self.rows.append((*key, time_us))
 
     def as_rows(self) -> list[tuple[Any, ...]]:
         return self.rows

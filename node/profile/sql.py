@@ -27,7 +27,10 @@ class Journal:
     Batches append to ``journal`` (`append`); `fold` merges every journal
     row into ``table`` in key order (counted tables: counts add up, first/last
     seen widen, extra columns keep their smallest value) and `clear` empties
-    the journal; both run in one transaction.
+    the journal; both run in one transaction. A counted journal row is one
+    sighting: its key, extra columns and time (in ``first_seen_us``; the
+    ``count`` and ``last_seen_us`` columns stay NULL), so batches send and
+    SQLite parses as little as possible.
     """
 
     table: str
@@ -42,9 +45,16 @@ class Journal:
         return (*self.keys, *self.extra, *tail)
 
     @property
+    def sighting_columns(self) -> tuple[str, ...]:
+        """What a batch appends per row."""
+        tail = ("first_seen_us",) if self.counted else ()
+        return (*self.keys, *self.extra, *tail)
+
+    @property
     def append(self) -> str:
-        return (f"INSERT INTO {self.journal} ({', '.join(self.columns)})"  # noqa: S608
-                f" SELECT {_columns(self.columns)} FROM json_each(?) AS j")
+        names = self.sighting_columns
+        return (f"INSERT INTO {self.journal} ({', '.join(names)})"  # noqa: S608
+                f" SELECT {_columns(names)} FROM json_each(?) AS j")
 
     @property
     def fold(self) -> str:
@@ -55,7 +65,7 @@ class Journal:
         extra = "".join(f", min({name})" for name in self.extra)
         return (
             f"INSERT INTO {self.table} ({', '.join(self.columns)})"  # noqa: S608
-            f" SELECT {keys}{extra}, sum(count), min(first_seen_us), max(last_seen_us)"
+            f" SELECT {keys}{extra}, count(*), min(first_seen_us), max(first_seen_us)"
             f" FROM {self.journal} WHERE true GROUP BY {keys} ORDER BY {keys}"
             f" ON CONFLICT ({keys}) DO UPDATE SET"
             " count = count + excluded.count,"
