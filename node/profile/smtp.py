@@ -94,6 +94,8 @@ def recipient_domain(address: str) -> Normalised:
 
 def split_recipients(value: str) -> list[str]:
     """Split a comma-joined recipient list, keeping commas inside ``<>`` or quotes."""
+    if '"' not in value and "<@" not in value:  # no quoted local part, no source route
+        return [p for p in (part.strip() for part in value.split(",")) if p]
     parts: list[str] = []
     depth, quoted, start = 0, False, 0
     for i, ch in enumerate(value):

@@ -80,3 +80,10 @@ def test_rcpt_events_use_the_value_field_and_only_mail_services() -> None:
 def test_split_keeps_commas_inside_quotes_and_brackets() -> None:
     assert split_recipients('<x@one.org>, "a,b"@c.org,<"q,r"@d.org>') == \
         ["<x@one.org>", '"a,b"@c.org', '<"q,r"@d.org>']
+
+
+def test_split_keeps_source_routes_whole() -> None:
+    assert split_recipients("<@relay.one,@relay.two:u@d.com>, <v@e.com>") == \
+        ["<@relay.one,@relay.two:u@d.com>", "<v@e.com>"]
+    assert [recipient_domain(a) for a in split_recipients("<@r.one,@r.two:u@d.com>,x@e.org")] \
+        == ["d.com", "e.org"]
