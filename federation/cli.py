@@ -11,24 +11,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime
 import logging
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from federation.audit import AuditLog
-from federation.client import OK, FederationClient, PeerAnswer
+from federation.client import OK, FederationClient
 from federation.config import (
     FederationConfig,
     FederationSettings,
     ServerLimits,
     load_federation_config,
 )
+from federation.demo import demo_directory, run_demo
 from federation.errors import FederationError, KeyFileError, TrustStoreError
 from federation.keys import NodeKey, ensure_key_file, load_key_file
 from federation.privacy import PrivacyPolicy
+from federation.report import answer_row, print_report, query_report, question_text
 from federation.server import start_server
 from federation.service import FederationService
 from federation.trust import Peer, TrustStore, check_address
@@ -37,10 +37,8 @@ from federation.wire import (
     NodeInfo,
     NodeInfoQuestion,
     Question,
-    SeenAnswer,
     SimhashQuestion,
     SmtpQuestion,
-    question_json,
 )
 from node.cli import CommandAdder, run
 from node.cli.node_commands import CommandError, add_init_step
@@ -48,7 +46,7 @@ from node.cli.profile_commands import set_remote_query
 from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config
 from node.home import require_home
-from node.query import NearAggregate, StoreQuery
+from node.query import StoreQuery
 from node.store import Store
 
 logger = logging.getLogger(__name__)
@@ -58,6 +56,13 @@ def register_federation_commands(add: CommandAdder) -> None:
     """Federation sub-commands, the init key step and the peers' `query` handler."""
     add_init_step(init_node_key)
     set_remote_query(cmd_query_peers)
+
+    demo = add("demo", cmd_demo, "run a three-node federation on loopback and ask it questions")
+    demo.add_argument("--dir", default=None, metavar="DIR",
+                      help="keep the three node homes in DIR (default: a temporary directory,"
+                           " removed afterwards)")
+    demo.add_argument("--serve", action="store_true",
+                      help="keep the federation serving after the questions; Ctrl-C stops it")
 
     add("whoami", cmd_whoami, "print this node's public key and key id (give them to peers)")
 
@@ -221,6 +226,27 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """The README's first command: a real federation, no setup, nothing outside its directory."""
+    try:
+        with demo_directory(args.dir) as base:
+            result = await run_demo(base, serve=args.serve and not args.json)
+    except FileExistsError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"demo federation: {len(result['nodes'])} nodes on loopback, TLS pinned to each"
+          f" node's Ed25519 key, every question signed")
+    print_table(["NODE", "ADDRESS", "KEY ID", "EVENTS INGESTED"],
+                [(n["name"], n["address"], n["key_id"], n["events_stored"])
+                 for n in result["nodes"]])
+    for report in result["questions"]:
+        print(f"\n{result['asker']} asks its peers: {question_text(report['question'])}")
+        print_report(report)
+    return 0
+
+
 def _reload_trust(service: FederationService, fed: FederationConfig) -> None:
     try:
         service.replace_trust(TrustStore.load(fed.peers_path))
@@ -273,87 +299,6 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return 0 if any(row.status == OK for row in rows) else 1
-
-
-def _iso(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def answer_row(row: PeerAnswer) -> dict[str, Any]:
-    """One peer's row of the JSON report."""
-    out: dict[str, Any] = {"peer": row.peer, "address": row.address, "status": row.status,
-                           "latency_ms": round(row.latency_s * 1000, 3)}
-    answer = row.answer
-    if isinstance(answer, SeenAnswer):
-        out.update(seen=answer.seen.seen, count=answer.seen.count,
-                   first_seen=_iso(answer.seen.first_seen_s),
-                   last_seen=_iso(answer.seen.last_seen_s),
-                   time_granularity_s=answer.time_granularity_s)
-        if answer.seen.distinct_attackers:
-            out["distinct_attackers"] = answer.seen.distinct_attackers
-    elif isinstance(answer, NearAggregate):
-        out.update(match=answer.match, min_distance=answer.min_distance,
-                   count_within=answer.count_within)
-    elif isinstance(answer, NodeInfo):
-        out.update(name=answer.name, key_id=answer.key_id)
-    if row.error is not None:
-        out["error"] = row.error
-    return out
-
-
-def query_report(question: Question, rows: Sequence[PeerAnswer]) -> dict[str, Any]:
-    """``{"question", "answers", "summary"}`` for `query` (JSON and the human table)."""
-    answers = [answer_row(row) for row in rows]
-    ok = [a for a in answers if a["status"] == OK]
-    summary: dict[str, Any] = {"peers_asked": len(rows), "peers_answered": len(ok)}
-    if isinstance(question, SimhashQuestion):
-        matched = [a for a in ok if a.get("match")]
-        distances = [a["min_distance"] for a in matched if a["min_distance"] is not None]
-        summary.update(peers_matched=len(matched),
-                       total_within=sum(a["count_within"] for a in matched),
-                       min_distance=min(distances) if distances else None)
-    else:
-        seen = [a for a in ok if a.get("seen")]
-        firsts = [a["first_seen"] for a in seen if a["first_seen"]]
-        lasts = [a["last_seen"] for a in seen if a["last_seen"]]
-        summary.update(peers_seen=len(seen), total_count=sum(a["count"] for a in seen),
-                       earliest=min(firsts) if firsts else None,
-                       latest=max(lasts) if lasts else None)
-    return {"question": question_json(question), "answers": answers, "summary": summary}
-
-
-def _day(text: str | None) -> str:
-    return "-" if text is None else text[:10]
-
-
-def print_report(report: dict[str, Any]) -> None:
-    summary = report["summary"]
-    if "peers_matched" in summary:
-        print_table(["PEER", "STATUS", "MATCH", "WITHIN", "CLOSEST", "LATENCY", "NOTE"], [
-            (a["peer"], a["status"], _yes(a.get("match")), a.get("count_within", "-"),
-             a.get("min_distance") if a.get("min_distance") is not None else "-",
-             f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
-            for a in report["answers"]])
-        print(f"\n{summary['peers_matched']} of {summary['peers_asked']} peers have a SimHash"
-              f" within {report['question']['within']} ({summary['peers_answered']} answered);"
-              f" {summary['total_within']} in total, closest"
-              f" {summary['min_distance'] if summary['min_distance'] is not None else '-'}")
-        return
-    print_table(["PEER", "STATUS", "SEEN", "COUNT", "FIRST SEEN", "LAST SEEN", "LATENCY", "NOTE"],
-                [(a["peer"], a["status"], _yes(a.get("seen")), a.get("count", "-"),
-                  _day(a.get("first_seen")), _day(a.get("last_seen")),
-                  f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
-                 for a in report["answers"]])
-    print(f"\nseen by {summary['peers_seen']} of {summary['peers_asked']} peers"
-          f" ({summary['peers_answered']} answered); total count {summary['total_count']};"
-          f" earliest {_day(summary['earliest'])}, latest {_day(summary['latest'])}")
-
-
-def _yes(value: object) -> str:
-    return "-" if value is None else ("yes" if value else "no")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
