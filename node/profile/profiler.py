@@ -57,22 +57,20 @@ _PAYLOAD_SOURCES = {"file_download": "download", "file_upload": "upload",
 
 Key = tuple[Any, ...]
 _APPENDS = frozenset(journal.append for journal in sql.JOURNALS)
+_VERSIONS = {name: spec.version for name, spec in TYPES.items()}
 
 
 class _Counted:
-    """Sightings ``(*key, time_us)`` for one counted journal.
+    """Sightings ``(*key, time_us)`` for one counted journal, appended by handlers.
 
-    Not aggregated here: the fold's GROUP BY sums them anyway, and appending
-    a tuple is cheaper than a dict lookup per event.
+    Not aggregated here: the fold's GROUP BY sums them anyway, and a plain
+    append is the cheapest thing a handler can do per event.
     """
 
     __slots__ = ("rows",)
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, key: Key, time_us: int) -> None:
-        self.rows.append((*key, time_us))
 
     def as_rows(self) -> list[tuple[Any, ...]]:
         return self.rows
@@ -174,7 +172,7 @@ class Profiler:
             if isinstance(domain, Rejected):
                 b.rejections[f"smtp:{domain.reason}"] += 1
             else:
-                b.smtp.add((e.src_ip, domain), e.time_us)
+                b.smtp.rows.append((e.src_ip, domain, e.time_us))
 
     def _fingerprints(self, e: Event, b: _Batch) -> None:
         if e.src_ip is None:
@@ -190,7 +188,7 @@ class Profiler:
             if isinstance(value, Rejected):
                 b.rejections[f"fingerprint:{value.reason}"] += 1
                 continue
-            b.fingerprints.add((e.src_ip, kind, value, TYPES[kind].version), e.time_us)
+            b.fingerprints.rows.append((e.src_ip, kind, value, _VERSIONS[kind], e.time_us))
             if probe is not None and kind == probe[1]:
                 port = parse_port(e.fields.get("target_port"))
                 if port is None:
@@ -205,7 +203,7 @@ class Profiler:
         leak = classify_ipv6(raw)
         if leak.kind == "unknown":
             b.rejections["ipv6:unparseable"] += 1
-        b.ipv6.add((e.src_ip, leak.address, leak.kind, leak.oui, leak.iid), e.time_us)
+        b.ipv6.rows.append((e.src_ip, leak.address, leak.kind, leak.oui, leak.iid, e.time_us))
 
     def _credentials(self, e: Event, b: _Batch) -> None:
         if e.src_ip is None:
@@ -218,13 +216,13 @@ class Profiler:
         if secret is None and f.get("secret_b64"):
             secret = "base64:" + f["secret_b64"]
         outcome = {"login_success": "success", "login_failed": "failed"}.get(e.kind, "attempt")
-        b.credentials.add((e.src_ip, username[:_MAX_CREDENTIAL], (secret or "")[:_MAX_CREDENTIAL],
-                           outcome), e.time_us)
+        b.credentials.rows.append((e.src_ip, username[:_MAX_CREDENTIAL],
+                                   (secret or "")[:_MAX_CREDENTIAL], outcome, e.time_us))
 
     def _session(self, e: Event, b: _Batch) -> None:
         session = e.fields.get("session")
         if e.src_ip is not None and session:
-            b.sessions.add((e.src_ip, session[:_MAX_SID], e.sensor, e.service), e.time_us)
+            b.sessions.rows.append((e.src_ip, session[:_MAX_SID], e.sensor, e.service, e.time_us))
 
     def _command(self, e: Event, b: _Batch) -> None:
         command = e.fields.get("cmd")
@@ -234,7 +232,7 @@ class Profiler:
         b.commands.append([e.src_ip, e.time_us, e.sensor, e.fields.get("session", ""),
                            command[:MAX_COMMAND_CHARS], ",".join(phases)])
         for phase in phases:
-            b.phases.add((e.src_ip, e.sensor, phase), e.time_us)
+            b.phases.rows.append((e.src_ip, e.sensor, phase, e.time_us))
         self._endpoints(e, b, command_endpoints(command), "command")
 
     def _payload(self, e: Event, b: _Batch) -> None:
@@ -273,7 +271,7 @@ class Profiler:
             if isinstance(simhash, Rejected):
                 b.rejections[f"mail:{simhash.reason}"] += 1
             elif simhash is not None:
-                b.mail_simhashes.add((e.src_ip, format_simhash(simhash)), e.time_us)
+                b.mail_simhashes.rows.append((e.src_ip, format_simhash(simhash), e.time_us))
 
     def _session_recorded(self, e: Event, b: _Batch) -> None:
         sid = e.fields.get("sid")
@@ -287,7 +285,7 @@ class Profiler:
         service = e.fields.get("service", e.service)
         sid = sid[:_MAX_SID]
         b.session_links.append([sid, e.src_ip, e.sensor, service, e.time_us, duration])
-        b.sessions.add((e.src_ip, sid, e.sensor, service), e.time_us)
+        b.sessions.rows.append((e.src_ip, sid, e.sensor, service, e.time_us))
 
     def _transcript_chunk(self, e: Event, b: _Batch) -> None:
         f = e.fields
@@ -312,7 +310,7 @@ class Profiler:
         if isinstance(value, Rejected):
             b.rejections[f"payload:{value.reason}"] += 1
         elif value is not None and e.src_ip is not None:
-            b.payloads.add((e.src_ip, value, source), e.time_us)
+            b.payloads.rows.append((e.src_ip, value, source, e.time_us))
 
     def _endpoints(self, e: Event, b: _Batch, found: Iterable[C2Endpoint | Rejected],
                    via: str) -> None:
@@ -324,7 +322,7 @@ class Profiler:
             elif endpoint.host == sensor or self.internal.contains(endpoint.host):
                 b.rejections["c2:host:internal"] += 1
             else:
-                b.c2.add((e.src_ip, endpoint.host, endpoint.url, via), e.time_us)
+                b.c2.rows.append((e.src_ip, endpoint.host, endpoint.url, via, e.time_us))
 
 
 def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
