@@ -141,17 +141,16 @@ class Profiler:
         on((KIND_CHUNK,), self._transcript_chunk)
         on((KIND_HEADER,), self._transcript_header)
         on((KIND_TRUNCATED,), self._transcript_truncated)
-        self._handlers = {kind: tuple(hs) for kind, hs in handlers.items()}
+        self._handlers = {kind: hs[0] if len(hs) == 1 else _chain(tuple(hs))
+                          for kind, hs in handlers.items()}
 
     def statements(self, events: Sequence[Event]) -> list[tuple[str, Sequence[Any]]]:
         """Profile statements for a batch of new events (time-ordered by the store)."""
         batch = _Batch()
         handlers = self._handlers
         for event in events:
-            found = handlers.get(event.kind)
-            if found is None:
-                continue
-            for handler in found:
+            handler = handlers.get(event.kind)
+            if handler is not None:
                 handler(event, batch)
         self.rejections.update(batch.rejections)
         statements = _statements(batch)
@@ -361,6 +360,14 @@ def fold_statements() -> list[tuple[str, Sequence[Any]]]:
     for journal in sql.JOURNALS:
         out += [(journal.fold, [()]), (journal.clear, [()])]
     return out
+
+
+def _chain(handlers: tuple[Handler, ...]) -> Handler:
+    """One handler running several, so dispatch is one dict lookup and one call."""
+    def run(event: Event, batch: _Batch) -> None:
+        for handler in handlers:
+            handler(event, batch)
+    return run
 
 
 def _int_or_none(text: str | None) -> int | None:
