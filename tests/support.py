@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,3 +34,33 @@ def json_out(proc: subprocess.CompletedProcess[str]) -> Any:
         return json.loads(proc.stdout)
     except json.JSONDecodeError:
         pytest.fail(f"not JSON (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+DEADLINE_S = 60.0
+
+
+def wait_for(predicate: Callable[[], bool], what: str) -> None:
+    """Poll a predicate until it holds; fail (not hang) after a generous deadline."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def event_count(db_path: Path) -> int:
+    """Events in a store, read-only, while another process may be writing it."""
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def spawn_cli(home: Path, *args: str,
+              env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``decnet-fed --home HOME ARGS`` in the background (pipes for its output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
+    return subprocess.Popen([console_script(), "--home", str(home), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**env, **(env_extra or {})})

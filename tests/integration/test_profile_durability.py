@@ -9,8 +9,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.integration.test_cli_durability import _event_count, _spawn, _wait_for
-from tests.support import CliRunner
+from tests.support import CliRunner, event_count, spawn_cli, wait_for
 
 PROFILE_TABLES = (
     "profile_smtp_targets", "profile_fingerprints", "profile_probe_state", "profile_ipv6_leaks",
@@ -84,8 +83,8 @@ def test_kill_9_mid_ingest_then_reingest_gives_the_profiles_of_one_clean_ingest(
     write_corpus(corpus, 120_000)
     cli("init", check=True)
 
-    victim = _spawn(home, "ingest", str(corpus), env_extra=OFFLINE)
-    _wait_for(lambda: _event_count(home / "node.db") > 5_000 or victim.poll() is not None,
+    victim = spawn_cli(home, "ingest", str(corpus), env_extra=OFFLINE)
+    wait_for(lambda: event_count(home / "node.db") > 5_000 or victim.poll() is not None,
               "the first batches to commit")
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
