@@ -75,8 +75,9 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
             check_readable(name)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
+    profilers = [profiler_from_config(config)] if config.profile.enabled else []
     store = await Store.open(config.store_path, cache_mib=config.store.cache_mib,
-                             profilers=[profiler_from_config(config)])
+                             profilers=profilers)
     try:
         if args.follow:
             report = await _follow_all(store, config, sources)

@@ -244,3 +244,12 @@ def test_reprofile_applies_changed_phase_rules(cli: CliRunner, home: Path,
     assert after["commands"][0]["phases"] == ["resource_development"]
     unchanged = {k: v for k, v in before.items() if k not in ("commands", "phases", "phase_order")}
     assert {k: v for k, v in after.items() if k in unchanged} == unchanged
+
+
+def test_profiling_can_be_off_for_a_bulk_load_then_rebuilt(cli: CliRunner,
+                                                           logs: list[str]) -> None:
+    cli("init", check=True)
+    cli("ingest", *logs, check=True, env_extra={**OFFLINE, "DECNET_FED_PROFILE_ENABLED": "0"})
+    assert observation(cli)["fingerprints"] == []
+    cli("reprofile", check=True, env_extra=OFFLINE)
+    assert len(observation(cli)["fingerprints"]) >= 8
