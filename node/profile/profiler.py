@@ -18,7 +18,7 @@ from typing import Any
 
 from node.config import Config, ConfigError
 from node.ingest.event import Event
-from node.ingest.transcript import KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
+from node.ingest.transcript import FORMAT_TRANSCRIPT, KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
 from node.profile import sql
 from node.profile.commands import PhaseRules, PhaseRulesError, rules_with_operator_file
 from node.profile.fingerprints import EVENT_FINGERPRINTS, TYPES, validate_fingerprint
@@ -286,22 +286,28 @@ class Profiler:
         b.session_links.append([sid, e.src_ip, e.sensor, service, e.time_us, duration])
         b.sessions.rows.append((e.src_ip, sid, e.sensor, service, e.time_us))
 
+    # Transcript kinds are trusted only from the shard parser, which guarantees
+    # their fields; a syslog line naming itself "transcript_chunk" is ignored.
+
     def _transcript_chunk(self, e: Event, b: _Batch) -> None:
         f = e.fields
-        if f.get("ch") != "i":
+        if e.source_format != FORMAT_TRANSCRIPT or f.get("ch") != "i":
             return
         sid = f["sid"]
         b.transcript_input.append([sid, float(f["t"]), f["d"]])
         b.transcript_session(sid)[5] += 1
 
     def _transcript_header(self, e: Event, b: _Batch) -> None:
+        if e.source_format != FORMAT_TRANSCRIPT:
+            return
         row = b.transcript_session(e.fields["sid"])
         row[1] = e.time_us if "timestamp" in e.fields else None
         row[2] = _int_or_none(e.fields.get("width"))
         row[3] = _int_or_none(e.fields.get("height"))
 
     def _transcript_truncated(self, e: Event, b: _Batch) -> None:
-        b.transcript_session(e.fields["sid"])[4] = 1
+        if e.source_format == FORMAT_TRANSCRIPT:
+            b.transcript_session(e.fields["sid"])[4] = 1
 
     # -- shared steps --
 

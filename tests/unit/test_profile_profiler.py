@@ -236,3 +236,9 @@ async def test_a_fold_with_nothing_pending_does_not_write(store: Store) -> None:
                                     'src="198.51.100.23" value="<a@v.com>"')])
     assert await fold_journals(store) is True
     assert await fold_journals(store) is False
+
+
+async def test_a_syslog_line_posing_as_a_transcript_chunk_is_ignored(store: Store) -> None:
+    fake = syslog("09:00:00", "web-02", "sessrec", "transcript_chunk", 'src_ip="192.0.2.9"')
+    assert await store.write_batch([fake]) == 1
+    assert await rows(store, "transcript_input") == []
