@@ -22,7 +22,7 @@ from node.ingest.reader import (
     iter_lines,
     open_source,
 )
-from node.store import ReadOffset, Store
+from node.store import PreparedBatch, ReadOffset, Store
 
 #: How many rejected lines a report keeps with file and line number; the
 #: per-reason counts are always complete.
@@ -88,9 +88,13 @@ class _Batcher:
     """Turns lines into events and writes them to the store in batches.
 
     One write is kept in flight while the next batch is parsed: SQLite runs on
-    the store's own thread and releases the GIL, so parsing and writing overlap
-    on two cores. Callers must `yield_to_writer` now and then so the write's
-    statements get submitted, and `drain` before reading the report.
+    the store's writer thread and releases the GIL, so parsing and writing
+    overlap on two cores. Call `drain` before reading the report.
+
+    Before a batch is prepared, the keys already stored (asked of the store's
+    reader, alongside the write in flight) and the keys of the write in flight
+    are dropped from it, so its profiles are prepared for exactly the new
+    events and the writer never has to redo them.
     """
 
     def __init__(self, store: Store, batch_size: int, report: IngestReport) -> None:
@@ -99,6 +103,7 @@ class _Batcher:
         self._report = report
         self._events: list[Event] = []
         self._pending: asyncio.Task[None] | None = None
+        self._in_flight: set[bytes] = set()
 
     def add(self, source: str, line: Line) -> bool:
         """Parse one line; return True when a batch is full and should be flushed."""
@@ -119,11 +124,22 @@ class _Batcher:
         return len(self._events) >= self._batch_size
 
     async def flush(self, offset: ReadOffset | None = None) -> None:
-        """Start writing what was parsed (after the previous write has finished)."""
+        """Start writing what was parsed, once the previous write has finished.
+
+        The batch is prepared (serialised, profiled) before waiting, so that
+        CPU work overlaps the previous batch's write.
+        """
         events, self._events = self._events, []
+        prepared, fresh_keys = None, set()
+        if events:
+            known = await self._store.known_keys([e.key for e in events]) | self._in_flight
+            fresh = [e for e in events if e.key not in known] if known else events
+            prepared = self._store.prepare_batch(fresh)
+            fresh_keys = {e.key for e in fresh}
         await self.drain()
-        if events or offset is not None:
-            self._pending = asyncio.create_task(self._write(events, offset))
+        self._in_flight = fresh_keys
+        if prepared is not None or offset is not None:
+            self._pending = asyncio.create_task(self._write(prepared, len(events), offset))
             await asyncio.sleep(0)  # let the write submit its first statement
 
     async def drain(self) -> None:
@@ -132,9 +148,12 @@ class _Batcher:
         if pending is not None:
             await pending
 
-    async def _write(self, events: list[Event], offset: ReadOffset | None) -> None:
-        stored = await self._store.write_batch(events, offset)
-        self._report.events_parsed += len(events)
+    async def _write(self, prepared: PreparedBatch | None, parsed: int,
+                     offset: ReadOffset | None) -> None:
+        if prepared is None:  # nothing parsed, but a follow offset to commit
+            prepared = self._store.prepare_batch([])
+        stored = await self._store.write_prepared(prepared, offset)
+        self._report.events_parsed += parsed  # in-batch duplicates included
         self._report.events_stored += stored
 
 

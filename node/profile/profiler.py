@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from node.config import Config, ConfigError
@@ -106,6 +107,15 @@ class _Batch:
 Handler = Callable[[Event, _Batch], None]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedProfile:
+    """One batch's profile statements, not yet counted against the profiler's state."""
+
+    statements: list[tuple[str, Sequence[Any]]]
+    rejections: Counter[str]
+    appended_rows: int
+
+
 class Profiler:
     """Turns newly stored events into profile rows (a `node.store.BatchProfiler`).
 
@@ -146,16 +156,30 @@ class Profiler:
 
     def statements(self, events: Sequence[Event]) -> list[tuple[str, Sequence[Any]]]:
         """Profile statements for a batch of new events (time-ordered by the store)."""
+        return self.accept(self.prepare(events))
+
+    def prepare(self, events: Sequence[Event]) -> PreparedProfile:
+        """The batch's profile rows, computed without touching this profiler's state.
+
+        The store prepares a batch before it knows which events are new (so the
+        work overlaps the previous batch's write) and discards the result when
+        some turn out to be stored already.
+        """
         batch = _Batch()
         handlers = self._handlers
         for event in events:
             handler = handlers.get(event.kind)
             if handler is not None:
                 handler(event, batch)
-        self.rejections.update(batch.rejections)
         statements = _statements(batch)
-        self._journal_rows += sum(len(rows) for sql_text, rows in statements
-                                  if sql_text in _APPENDS)
+        appended = sum(len(rows) for sql_text, rows in statements if sql_text in _APPENDS)
+        return PreparedProfile(statements, batch.rejections, appended)
+
+    def accept(self, prepared: PreparedProfile) -> list[tuple[str, Sequence[Any]]]:
+        """Count a prepared batch as written; its statements, plus a fold when one is due."""
+        self.rejections.update(prepared.rejections)
+        statements = list(prepared.statements)
+        self._journal_rows += prepared.appended_rows
         if self._journal_rows >= self.fold_every_rows:
             statements += fold_statements()
             self._journal_rows = 0

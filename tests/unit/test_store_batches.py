@@ -1,0 +1,67 @@
+"""The store's batch write path: exactly-once events and profiles, whatever the batch mixes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.ingest.detect import parse_line
+from node.ingest.event import Event
+from node.profile.journal import fold_journals
+from node.profile.profiler import Profiler
+from node.store import Store
+
+
+def mail(second: int, ip: str, domain: str) -> Event:
+    return parse_line(f'<134>1 2026-03-02T08:14:{second:02d}+00:00 mail-01 smtp - rcpt_to'
+                      f' [relay@55555 src="{ip}" value="<a@{domain}>"]'.encode())
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    yield opened
+    await opened.close()
+
+
+async def smtp_rows(store: Store) -> list[tuple[Any, ...]]:
+    await fold_journals(store)
+    return await store.fetch("SELECT ip, domain, count FROM profile_smtp_targets ORDER BY 1, 2")
+
+
+async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -> None:
+    first = [mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")]
+    assert await store.write_batch(first) == 2
+
+    mixed = [*first, mail(3, "192.0.2.1", "a.com"), mail(3, "192.0.2.1", "a.com")]
+    assert await store.write_batch(mixed) == 1
+
+    assert await smtp_rows(store) == [("192.0.2.1", "a.com", 2), ("192.0.2.2", "b.com", 1)]
+    observation = {row.ip: row.event_count for row in await store.observations()}
+    assert observation == {"192.0.2.1": 2, "192.0.2.2": 1}
+
+
+async def test_known_keys_names_exactly_the_stored_ones(store: Store) -> None:
+    stored, fresh = mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.1", "a.com")
+    await store.write_batch([stored])
+    assert await store.known_keys([fresh.key, stored.key, fresh.key]) == {stored.key}
+    assert await store.known_keys([]) == set()
+
+
+async def test_preparing_a_batch_leaves_the_store_and_the_profiler_untouched(
+        tmp_path: Path) -> None:
+    profiler = Profiler(fold_every_rows=1)
+    opened = await Store.open(tmp_path / "node.db", profilers=[profiler])
+    try:
+        prepared = opened.prepare_batch([mail(1, "192.0.2.1", "bad domain!"),
+                                         mail(2, "192.0.2.1", "ok.com")])
+        assert not profiler.rejections
+        assert (await opened.counts()).events == 0
+        assert await opened.write_prepared(prepared) == 2
+        assert sum(profiler.rejections.values()) == 1
+        assert await smtp_rows(opened) == [("192.0.2.1", "ok.com", 1)]
+    finally:
+        await opened.close()
