@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import orjson
 
 from node.batch_writer import (
     BatchProfiler,
@@ -338,23 +337,6 @@ class Store:
         return [
             ObservationRow(ip, first, last, count, _split_list(services), _split_list(honeypots))
             for ip, first, last, count, services, honeypots in rows
-        ]
-
-    async def events_for(self, ip: str) -> list[Event]:
-        """All stored events of one attacker IP in time order.
-
-        Scans the events table: per-IP state belongs in the profile tables,
-        and an index on ``src_ip`` would cost every ingest commit far more.
-        """
-        async with self._db.execute(
-            "SELECT key, time_us, sensor, service, kind, src_ip, fields, source_format"
-            " FROM events WHERE src_ip = ? ORDER BY time_us, id",
-            (ip,),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [
-            Event(key, time_us, sensor, service, kind, src, orjson.loads(fields), fmt)
-            for key, time_us, sensor, service, kind, src, fields, fmt in rows
         ]
 
     async def counts(self) -> StoreCounts:
