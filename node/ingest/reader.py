@@ -11,9 +11,8 @@ import gzip
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 _SKIP_CHUNK = 64 * 1024
 STDIN_NAME = "-"
@@ -23,9 +22,12 @@ class SourceError(OSError):
     """A source that cannot be opened or read (missing, unreadable, corrupt gzip)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One physical line: ``raw`` without its line break, or ``None`` if too long."""
+class Line(NamedTuple):
+    """One physical line: ``raw`` without its line break, or ``None`` if too long.
+
+    A NamedTuple: one is built per line read, and a frozen dataclass costs
+    several times more to construct.
+    """
 
     number: int
     raw: bytes | None
