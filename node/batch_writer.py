@@ -50,15 +50,16 @@ ON CONFLICT (ip) DO UPDATE SET
 # Services and honeypots an attacker touched: our own active prober's events
 # (service "prober") describe the attacker's hosts, not what the attacker touched.
 # (Aggregating these in Python instead measured slower: few IPs repeat within
-# a batch, so the upserts cost the same and the Python pass came on top.)
+# a batch, so the upserts cost the same and the Python pass came on top. No
+# DISTINCT: OR IGNORE drops repeats, and sorting them out first cost a third more.)
 _ADD_SERVICES = """
 INSERT OR IGNORE INTO observation_services (ip, service)
-SELECT DISTINCT src_ip, service FROM events
+SELECT src_ip, service FROM events
 WHERE id > ?1 AND src_ip IS NOT NULL AND service NOT IN ('', 'prober')
 """
 _ADD_HONEYPOTS = """
 INSERT OR IGNORE INTO observation_honeypots (ip, honeypot)
-SELECT DISTINCT src_ip, sensor FROM events
+SELECT src_ip, sensor FROM events
 WHERE id > ?1 AND src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
 """
 _SAVE_OFFSET = """
