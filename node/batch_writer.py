@@ -181,6 +181,21 @@ class BatchWriter:
         stored: int = await self._run(self._write, batch, offset)
         return stored
 
+    async def run_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run (sql, parameter rows) statements in one transaction on the writer thread."""
+        await self._run(self._run_transaction, statements)
+
+    def _run_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        conn = self._conn
+        assert conn is not None, "BatchWriter.open() first"
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _run_statements(conn, statements)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def _write(self, batch: PreparedBatch, offset: ReadOffset | None) -> int:
         conn = self._conn
         assert conn is not None, "BatchWriter.open() first"

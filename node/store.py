@@ -300,6 +300,14 @@ class Store:
         """Write a prepared batch in one transaction; return how many events were new."""
         return await self._writer.write(batch, offset)
 
+    async def write_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run (sql, parameter rows) statements as one transaction on the writer's connection.
+
+        For bulk maintenance such as folding the profile journals: the writer's
+        page cache is warm with the tables ingest just wrote.
+        """
+        await self._writer.run_transaction(statements)
+
     async def known_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of these event keys are stored already (committed ones; a snapshot read)."""
         if not keys:

@@ -24,7 +24,5 @@ async def fold_journals(store: Store) -> bool:
     """
     if not (await store.fetch(_ANY_PENDING))[0][0]:
         return False
-    async with store.transaction():
-        for statement, rows in fold_statements():
-            await store.execute(statement, rows)
+    await store.write_transaction(fold_statements())
     return True
