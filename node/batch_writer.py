@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from node.ingest.event import Event
+
+T = TypeVar("T")
 
 # The whole batch arrives as three parameters so the insert runs in one SQLite
 # step with the GIL released (`executemany` would need the GIL back for every
@@ -181,20 +183,22 @@ class BatchWriter:
         stored: int = await self._run(self._write, batch, offset)
         return stored
 
-    async def run_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run (sql, parameter rows) statements in one transaction on the writer thread."""
-        await self._run(self._run_transaction, statements)
+    async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job(connection)`` inside one transaction on the writer thread."""
+        result: T = await self._run(self._run_job, job)
+        return result
 
-    def _run_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def _run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
         assert conn is not None, "BatchWriter.open() first"
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _run_statements(conn, statements)
+            result = job(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return result
 
     def _write(self, batch: PreparedBatch, offset: ReadOffset | None) -> int:
         conn = self._conn
@@ -212,7 +216,7 @@ class BatchWriter:
                 for sql in (_UPSERT_OBSERVATIONS, _ADD_SERVICES, _ADD_HONEYPOTS):
                     conn.execute(sql, (last_id,))
                 for profiler, prepared in zip(self._profilers, profiles, strict=True):
-                    _run_statements(conn, profiler.accept(prepared))
+                    run_statements(conn, profiler.accept(prepared))
             if offset is not None:
                 conn.execute(_SAVE_OFFSET, (offset.source, offset.device, offset.inode,
                                             offset.byte_pos, offset.line_no))
@@ -234,7 +238,7 @@ def _new_events(conn: sqlite3.Connection, ordered: Sequence[Event], last_id: int
     return [event for event in ordered if event.key in new_keys]
 
 
-def _run_statements(conn: sqlite3.Connection,
+def run_statements(conn: sqlite3.Connection,
                     statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
     for sql, rows in statements:
         if not rows:

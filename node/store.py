@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from node.batch_writer import (
     BatchWriter,
     PreparedBatch,
     ReadOffset,
+    T,
 )
 from node.ingest.event import Event
 
@@ -300,13 +301,14 @@ class Store:
         """Write a prepared batch in one transaction; return how many events were new."""
         return await self._writer.write(batch, offset)
 
-    async def write_transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run (sql, parameter rows) statements as one transaction on the writer's connection.
+    async def write_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job(connection)`` as one transaction on the batch writer's connection.
 
-        For bulk maintenance such as folding the profile journals: the writer's
-        page cache is warm with the tables ingest just wrote.
+        For bulk maintenance (folding the profile journals, refreshing keystroke
+        SimHashes): one hop to the writer thread instead of one per statement,
+        and its page cache is warm with the tables ingest just wrote.
         """
-        await self._writer.run_transaction(statements)
+        return await self._writer.run_job(job)
 
     async def known_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of these event keys are stored already (committed ones; a snapshot read)."""

@@ -9,6 +9,7 @@ journals equal what they were before, so a crash anywhere loses nothing.
 
 from __future__ import annotations
 
+from node.batch_writer import run_statements
 from node.profile import sql
 from node.profile.profiler import fold_statements
 from node.store import Store
@@ -24,5 +25,6 @@ async def fold_journals(store: Store) -> bool:
     """
     if not (await store.fetch(_ANY_PENDING))[0][0]:
         return False
-    await store.write_transaction(fold_statements())
+    statements = fold_statements()
+    await store.write_job(lambda conn: run_statements(conn, statements))
     return True

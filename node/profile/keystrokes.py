@@ -10,6 +10,8 @@ Readers call it before using keystroke SimHashes; ingest calls it at the end.
 
 from __future__ import annotations
 
+import sqlite3
+
 from node.profile.journal import fold_journals
 from node.profile.simhash import format_simhash
 from node.profile.transcripts import InputChunk, keystroke_profile
@@ -28,20 +30,24 @@ async def refresh_keystroke_simhashes(store: Store) -> int:
     """Recompute the SimHash of every dirty session; return how many were refreshed.
 
     Folds the profile journals first: chunks may still sit in the journal.
+    Each group of sessions is one transaction on the store's writer connection.
     """
     await fold_journals(store)
     refreshed = 0
     while True:
-        async with store.transaction():
-            dirty = await store.fetch("SELECT sid FROM keystroke_dirty LIMIT ?",
-                                      (_SESSIONS_PER_TRANSACTION,))
-            for (sid,) in dirty:
-                chunks = await store.fetch("SELECT t, d FROM transcript_input WHERE sid = ?",
-                                           (sid,))
-                profile = keystroke_profile(InputChunk(t, d) for t, d in chunks)
-                await store.execute(_UPSERT, [(sid, format_simhash(profile.simhash),
-                                               profile.digraphs, profile.samples)])
-            await store.execute("DELETE FROM keystroke_dirty WHERE sid = ?", dirty)
-        refreshed += len(dirty)
-        if len(dirty) < _SESSIONS_PER_TRANSACTION:
+        done = await store.write_job(_refresh_dirty_sessions)
+        refreshed += done
+        if done < _SESSIONS_PER_TRANSACTION:
             return refreshed
+
+
+def _refresh_dirty_sessions(conn: sqlite3.Connection) -> int:
+    dirty = conn.execute("SELECT sid FROM keystroke_dirty LIMIT ?",
+                         (_SESSIONS_PER_TRANSACTION,)).fetchall()
+    for (sid,) in dirty:
+        chunks = conn.execute("SELECT t, d FROM transcript_input WHERE sid = ?", (sid,))
+        profile = keystroke_profile(InputChunk(t, d) for t, d in chunks)
+        conn.execute(_UPSERT, (sid, format_simhash(profile.simhash), profile.digraphs,
+                               profile.samples))
+    conn.executemany("DELETE FROM keystroke_dirty WHERE sid = ?", dirty)
+    return len(dirty)
