@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -25,9 +25,10 @@ from node.batch_writer import (
     BatchWriter,
     PreparedBatch,
     ReadOffset,
-    T,
 )
 from node.ingest.event import Event
+
+T = TypeVar("T")
 
 __all__ = ["BatchProfiler", "PreparedBatch", "ReadOffset", "Store", "StoreError"]
 
