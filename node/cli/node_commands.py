@@ -103,17 +103,7 @@ async def _follow_all(store: Store, config: Config, sources: list[str]) -> Inges
                           poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop)
             for name in sources
         ))
-    total = IngestReport()
-    for part in reports:
-        total.lines_read += part.lines_read
-        total.blank_lines += part.blank_lines
-        total.events_parsed += part.events_parsed
-        total.events_stored += part.events_stored
-        total.rejected.update(part.rejected)
-        total.rejections.extend(part.rejections)
-        total.source_errors.extend(part.source_errors)
-        total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
-    return total
+    return IngestReport.combined(reports)
 
 
 def _print_report(report: IngestReport, *, as_json: bool) -> None:

@@ -60,6 +60,22 @@ class IngestReport:
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
+    @classmethod
+    def combined(cls, parts: Iterable[IngestReport]) -> IngestReport:
+        """One report for sources read side by side (``--follow`` of several files)."""
+        total = cls()
+        for part in parts:
+            total.lines_read += part.lines_read
+            total.blank_lines += part.blank_lines
+            total.events_parsed += part.events_parsed
+            total.events_stored += part.events_stored
+            total.rejected.update(part.rejected)
+            room = MAX_REJECT_SAMPLES - len(total.rejections)
+            total.rejections.extend(part.rejections[:max(room, 0)])
+            total.source_errors.extend(part.source_errors)
+            total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+        return total
+
     def reject(self, source: str, line: int, reason: str, detail: str = "") -> None:
         self.rejected[reason] += 1
         if len(self.rejections) < MAX_REJECT_SAMPLES:
@@ -140,7 +156,7 @@ class _Batcher:
         self._in_flight = fresh_keys
         if prepared is not None or offset is not None:
             self._pending = asyncio.create_task(self._write(prepared, len(events), offset))
-            await asyncio.sleep(0)  # let the write submit its first statement
+            await asyncio.sleep(0)  # let the task hand the batch to the writer thread now
 
     async def drain(self) -> None:
         """Wait for the write in flight, re-raising its error."""
@@ -157,11 +173,9 @@ class _Batcher:
         self._report.events_stored += stored
 
 
-#: Lines parsed between two yields to the event loop during a bulk ingest.
-_YIELD_EVERY_LINES = 128
-#: GIL switch interval while ingesting, in seconds. The store's SQLite thread
-#: needs the GIL back after every statement; at CPython's default 5 ms it
-#: waits that long behind the parser each time, which made the writer, not
+#: GIL switch interval while ingesting, in seconds. The store's writer thread
+#: needs the GIL back after every SQLite statement; at CPython's default 5 ms
+#: it waits that long behind the parser each time, which made the writer, not
 #: parsing, the bottleneck (bench: ~85k → ~120k events/s on 2 cores).
 _INGEST_SWITCH_INTERVAL_S = 0.0002
 
@@ -203,8 +217,6 @@ async def _ingest_each(batcher: _Batcher, report: IngestReport, sources: Iterabl
                 for line in iter_lines(stream, max_line_bytes):
                     if batcher.add(name, line):
                         await batcher.flush()
-                    elif not line.number % _YIELD_EVERY_LINES:
-                        await asyncio.sleep(0)
             finally:
                 if name != "-":
                     stream.close()
@@ -240,8 +252,6 @@ async def follow_source(store: Store, name: str, *, batch_size: int, max_line_by
         if line is not None:
             last = line
             if not batcher.add(name, line):
-                if not line.number % _YIELD_EVERY_LINES:
-                    await asyncio.sleep(0)
                 continue
         if last is not None:  # batch full, or caught up with the file
             await batcher.flush(_offset_after(source_key, last))
