@@ -10,10 +10,11 @@ are kept (they do not depend on events).
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
 
 import orjson
 
+from node.batch_writer import run_statements
 from node.ingest.event import Event
 from node.profile.profiler import Profiler
 from node.profile.refresh import refresh_profiles
@@ -33,28 +34,26 @@ WHERE key > ? ORDER BY key LIMIT ?
 
 
 async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int = 10_000) -> int:
-    """Clear and recompute every profile; return how many events were replayed."""
-    replayed = 0
-    async with store.transaction():
-        for table in DERIVED_TABLES:
-            await store.execute(f"DELETE FROM {table}", [()])  # noqa: S608 - constant names
-        last = b""
-        while True:
-            rows = await store.fetch(_PAGE, (last, batch_size))
-            if not rows:
-                break
-            events = [Event(key, time_us, sensor, service, kind, src, orjson.loads(fields), fmt)
-                      for key, time_us, sensor, service, kind, src, fields, fmt in rows]
-            for statement, params in profiler.statements(events):
-                await store.execute(statement, _parameters(statement, params))
-            replayed += len(events)
-            last = rows[-1][0]
+    """Clear and recompute every profile; return how many events were replayed.
+
+    One transaction on the store's writer connection: readers see the old
+    profiles or the new ones, never a half-built state.
+    """
+    replayed: int = await store.write_job(lambda conn: _replay(conn, profiler, batch_size))
     await refresh_profiles(store)
     return replayed
 
 
-def _parameters(statement: str, rows: Any) -> list[Any]:
-    """The store's convention: json_each statements take all rows as one JSON array."""
-    if "json_each(?" in statement:
-        return [(orjson.dumps(list(rows)),)]
-    return list(rows)
+def _replay(conn: sqlite3.Connection, profiler: Profiler, batch_size: int) -> int:
+    for table in DERIVED_TABLES:
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
+    replayed, last = 0, b""
+    while True:
+        rows = conn.execute(_PAGE, (last, batch_size)).fetchall()
+        if not rows:
+            return replayed
+        events = [Event(key, time_us, sensor, service, kind, src, orjson.loads(fields), fmt)
+                  for key, time_us, sensor, service, kind, src, fields, fmt in rows]
+        run_statements(conn, profiler.statements(events))
+        replayed += len(events)
+        last = rows[-1][0]
