@@ -158,13 +158,8 @@ def resolve_home(explicit: str | None, env: Mapping[str, str] = os.environ) -> P
 
 def load_config(home: Path, env: Mapping[str, str] = os.environ) -> Config:
     """Read ``home/config.toml`` (missing file = defaults) and apply env overrides."""
-    raw: dict[str, Any] = {}
     path = home / CONFIG_FILENAME
-    if path.exists():
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+    raw = _read_toml(path)
     sections = {section: _load_section(raw, path, section, cls, env)
                 for section, cls in _SECTIONS.items()}
     return Config(home=home, **sections)
@@ -179,12 +174,7 @@ def load_section(config: Config, section: str, cls: type[_T],
     error messages. A ``ValueError`` from ``cls`` (its own range checks) becomes
     a `ConfigError` naming the section.
     """
-    raw: dict[str, Any] = {}
-    if config.config_path.exists():
-        try:
-            raw = tomllib.loads(config.config_path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config.config_path}: {exc}") from exc
+    raw = _read_toml(config.config_path)
     try:
         loaded: _T = _load_section(raw, config.config_path, section, cls, env)
     except ConfigError:
@@ -192,6 +182,16 @@ def load_section(config: Config, section: str, cls: type[_T],
     except ValueError as exc:
         raise ConfigError(f"[{section}] {exc}") from None
     return loaded
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The config file as a table; a missing file is an empty one."""
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def _load_section(raw: dict[str, Any], path: Path, section: str, cls: type[Any],
