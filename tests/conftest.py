@@ -7,8 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import CliRunner, console_script
+
+# Property tests assert behaviour, never speed: a cold first example on a busy
+# CI machine must not fail on hypothesis's default 200 ms deadline.
+settings.register_profile("decnet-fed", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("decnet-fed")
 
 
 @pytest.fixture
