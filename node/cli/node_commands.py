@@ -16,7 +16,7 @@ from node.ingest.pipeline import (
     IngestReport,
     follow_source,
     ingest_sources,
-    prompt_gil_handoff,
+    ingest_tuning,
 )
 from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
@@ -96,7 +96,7 @@ async def _follow_all(store: Store, config: Config, sources: list[str]) -> Inges
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with prompt_gil_handoff():
+    with ingest_tuning():
         reports = await asyncio.gather(*(
             follow_source(store, name, batch_size=config.store.batch_size,
                           max_line_bytes=config.ingest.max_line_bytes,
