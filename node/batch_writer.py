@@ -117,6 +117,24 @@ class PreparedBatch:
     profiles: list[Any]  # each profiler's prepared rows, assuming every event is new
 
 
+class WriteChain:
+    """Batch writes queued one behind another: once one fails, none after it commits.
+
+    Several batches of one ingest can wait on the writer thread at once; a
+    later batch (or the follow offset after it) must never be stored without
+    the batches before it.
+    """
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        self.failed = False
+
+
+class ChainBroken(Exception):
+    """A queued batch was not written because an earlier one of its chain failed."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReadOffset:
     """Where a followed file was read up to, committed with the events before it."""
@@ -178,9 +196,14 @@ class BatchWriter:
     def prepare(self, events: Sequence[Event]) -> PreparedBatch:
         return prepare_batch(events, self._profilers)
 
-    async def write(self, batch: PreparedBatch, offset: ReadOffset | None = None) -> int:
-        """Write a prepared batch in one transaction; return how many events were new."""
-        stored: int = await self._run(self._write, batch, offset)
+    async def write(self, batch: PreparedBatch, offset: ReadOffset | None = None,
+                    chain: WriteChain | None = None) -> int:
+        """Write a prepared batch in one transaction; return how many events were new.
+
+        With a ``chain``, the batch is skipped (`ChainBroken`) if an earlier
+        write of that chain failed, and a failure here breaks the chain.
+        """
+        stored: int = await self._run(self._write_in_chain, batch, offset, chain)
         return stored
 
     async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -199,6 +222,18 @@ class BatchWriter:
             conn.execute("ROLLBACK")
             raise
         return result
+
+    def _write_in_chain(self, batch: PreparedBatch, offset: ReadOffset | None,
+                        chain: WriteChain | None) -> int:
+        if chain is None:
+            return self._write(batch, offset)
+        if chain.failed:
+            raise ChainBroken("not written: an earlier batch of this ingest failed")
+        try:
+            return self._write(batch, offset)
+        except BaseException:
+            chain.failed = True
+            raise
 
     def _write(self, batch: PreparedBatch, offset: ReadOffset | None) -> int:
         conn = self._conn

@@ -25,12 +25,13 @@ from node.batch_writer import (
     BatchWriter,
     PreparedBatch,
     ReadOffset,
+    WriteChain,
 )
 from node.ingest.event import Event
 
 T = TypeVar("T")
 
-__all__ = ["BatchProfiler", "PreparedBatch", "ReadOffset", "Store", "StoreError"]
+__all__ = ["BatchProfiler", "PreparedBatch", "ReadOffset", "Store", "StoreError", "WriteChain"]
 
 #: Page size of new stores: 8 KiB pages cut the per-page cost of the WAL
 #: commits and checkpoints that dominate ingest (bench: commit wall 3.7 → 2.7 s
@@ -300,10 +301,13 @@ class Store:
         """
         return await self.write_prepared(self.prepare_batch(events), offset)
 
-    async def write_prepared(self, batch: PreparedBatch,
-                             offset: ReadOffset | None = None) -> int:
-        """Write a prepared batch in one transaction; return how many events were new."""
-        return await self._writer.write(batch, offset)
+    async def write_prepared(self, batch: PreparedBatch, offset: ReadOffset | None = None,
+                             chain: WriteChain | None = None) -> int:
+        """Write a prepared batch in one transaction; return how many events were new.
+
+        Writes are queued in call order; see `WriteChain` for queuing several.
+        """
+        return await self._writer.write(batch, offset, chain)
 
     async def write_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job(connection)`` as one transaction on the batch writer's connection.

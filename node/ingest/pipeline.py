@@ -7,7 +7,7 @@ import contextlib
 import gc
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from node.ingest.reader import (
     iter_lines,
     open_source,
 )
-from node.store import PreparedBatch, ReadOffset, Store
+from node.store import PreparedBatch, ReadOffset, Store, WriteChain
 
 #: How many rejected lines a report keeps with file and line number; the
 #: per-reason counts are always complete.
@@ -101,17 +101,25 @@ class IngestReport:
         }
 
 
+#: Batch writes queued on the store's writer thread at once. A batch that also
+#: folds a journal takes a few hundred milliseconds to write; with room for
+#: more than one write, the parser prepares the next batches meanwhile
+#: instead of waiting.
+WRITES_IN_FLIGHT = 3
+
+
 class _Batcher:
     """Turns lines into events and writes them to the store in batches.
 
-    One write is kept in flight while the next batch is parsed: SQLite runs on
-    the store's writer thread and releases the GIL, so parsing and writing
-    overlap on two cores. Call `drain` before reading the report.
+    Up to `WRITES_IN_FLIGHT` writes are queued while the next batch is parsed:
+    SQLite runs on the store's writer thread and releases the GIL, so parsing
+    and writing overlap on two cores. The writes form one `WriteChain`, so
+    none commits after one that failed. Call `drain` before reading the report.
 
-    Before a batch is prepared, the keys already stored (asked of the store's
-    reader, alongside the write in flight) and the keys of the write in flight
-    are dropped from it, so its profiles are prepared for exactly the new
-    events and the writer never has to redo them.
+    Before a batch is prepared, the keys already stored (a quick probe of the
+    store) and the keys of the writes in flight are dropped from it, so its
+    profiles are prepared for exactly the new events and the writer never has
+    to redo them.
     """
 
     def __init__(self, store: Store, batch_size: int, report: IngestReport) -> None:
@@ -119,8 +127,8 @@ class _Batcher:
         self._batch_size = batch_size
         self._report = report
         self._events: list[Event] = []
-        self._pending: asyncio.Task[None] | None = None
-        self._in_flight: set[bytes] = set()
+        self._writes: deque[tuple[asyncio.Task[None], set[bytes]]] = deque()
+        self._chain = WriteChain()
         self._batches = 0
 
     def add(self, source: str, line: Line) -> bool:
@@ -142,10 +150,10 @@ class _Batcher:
         return len(self._events) >= self._batch_size
 
     async def flush(self, offset: ReadOffset | None = None) -> None:
-        """Start writing what was parsed, once the previous write has finished.
+        """Queue what was parsed for writing, once there is room in the queue.
 
         The batch is prepared (serialised, profiled) before waiting, so that
-        CPU work overlaps the previous batch's write.
+        CPU work overlaps the writes in flight.
         """
         events, self._events = self._events, []
         self._batches += 1
@@ -153,27 +161,40 @@ class _Batcher:
             gc.collect()  # automatic collection is off while ingesting: see ingest_tuning
         prepared, fresh_keys = None, set()
         if events:
-            known = self._store.known_keys([e.key for e in events]) | self._in_flight
+            known = self._store.known_keys([e.key for e in events])
+            known.update(*(keys for _, keys in self._writes))
             fresh = [e for e in events if e.key not in known] if known else events
             prepared = self._store.prepare_batch(fresh)
             fresh_keys = {e.key for e in fresh}
-        await self.drain()
-        self._in_flight = fresh_keys
+        while len(self._writes) >= WRITES_IN_FLIGHT:
+            await self._wait_oldest()
         if prepared is not None or offset is not None:
-            self._pending = asyncio.create_task(self._write(prepared, len(events), offset))
+            task = asyncio.create_task(self._write(prepared, len(events), offset))
+            self._writes.append((task, fresh_keys))
             await asyncio.sleep(0)  # let the task hand the batch to the writer thread now
 
     async def drain(self) -> None:
-        """Wait for the write in flight, re-raising its error."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
+        """Wait for every write in flight, re-raising the first error."""
+        while self._writes:
+            await self._wait_oldest()
+
+    async def _wait_oldest(self) -> None:
+        task, _ = self._writes.popleft()
+        try:
+            await task
+        except BaseException:
+            rest = [queued for queued, _ in self._writes]  # the chain stops them committing
+            self._writes.clear()
+            for queued in rest:
+                queued.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+            raise
 
     async def _write(self, prepared: PreparedBatch | None, parsed: int,
                      offset: ReadOffset | None) -> None:
         if prepared is None:  # nothing parsed, but a follow offset to commit
             prepared = self._store.prepare_batch([])
-        stored = await self._store.write_prepared(prepared, offset)
+        stored = await self._store.write_prepared(prepared, offset, self._chain)
         self._report.events_parsed += parsed  # in-batch duplicates included
         self._report.events_stored += stored
 

@@ -1,7 +1,7 @@
 """Folding the profile journals into the indexed profile tables.
 
 Batches append profile rows to journals (schema v3) in the batch transaction;
-the profiler folds them every `FOLD_EVERY_ROWS` rows, and anything that reads
+the profiler folds each one at `FOLD_JOURNAL_ROWS` rows, and anything that reads
 profile tables calls `fold_journals` first (`node.profile.refresh`), so reads always see every
 stored event. A fold is one transaction: the tables plus the (now empty)
 journals equal what they were before, so a crash anywhere loses nothing.

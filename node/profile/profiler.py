@@ -4,7 +4,7 @@
 of newly stored events (time-ordered) is dispatched on ``event.kind`` through
 a dict, aggregated in memory per (observation, key), and returned as a few
 JSON-array statements (see `node.profile.sql`) that append to the profile
-journals; every `FOLD_EVERY_ROWS` journal rows the batch also folds them.
+journals; once a journal holds `FOLD_JOURNAL_ROWS` rows, a batch also folds it.
 Events of other kinds cost one dict lookup. A malformed field value is counted under a reason
 (``profile_rejections``, shown by ``decnet-fed status``) and skipped; the
 event itself is stored regardless.
@@ -39,10 +39,15 @@ from node.profile.rotation import PROBES, Sighting, parse_port, plan_rotations
 from node.profile.simhash import format_simhash, parse_simhash
 from node.profile.smtp import recipient_domain, recipients
 
-#: Journal rows appended (by this process) before a batch also folds the journals
-#: into the indexed tables. Larger folds touch each index page fewer times; the
-#: journals are bounded by this and readers fold whatever is left first.
-FOLD_EVERY_ROWS = 1_000_000
+#: Rows a journal collects (appended by this process) before a batch also folds
+#: it into its indexed table; a batch folds at most one journal, the fullest.
+#: Larger folds touch each table page fewer times, but folding every journal
+#: at once every 1M rows (~2 s) stalled the parser waiting for that batch, and
+#: left up to a million rows for the end of the ingest. One journal's fold of
+#: this size takes well under the time the queued writes give the writer
+#: (bench/ingest.py, min of 3: 100k rows 19.4 s, 50k 18.6 s, 25k 18.6 s).
+#: Readers fold whatever is left first.
+FOLD_JOURNAL_ROWS = 50_000
 #: Longest command text stored; longer commands are cut (and still classified).
 MAX_COMMAND_CHARS = 4096
 _MAX_CREDENTIAL = 256
@@ -57,7 +62,7 @@ _PAYLOAD_SOURCES = {"file_download": "download", "file_upload": "upload",
                     "file_captured": "file_captured"}
 
 Key = tuple[Any, ...]
-_APPENDS = frozenset(journal.append for journal in sql.JOURNALS)
+_JOURNAL_OF_APPEND = {journal.append: journal for journal in sql.JOURNALS}
 _VERSIONS = {name: spec.version for name, spec in TYPES.items()}
 
 
@@ -113,7 +118,7 @@ class PreparedProfile:
 
     statements: list[tuple[str, Sequence[Any]]]
     rejections: Counter[str]
-    appended_rows: int
+    appended: Counter[sql.Journal]  # rows appended per journal
 
 
 class Profiler:
@@ -125,12 +130,12 @@ class Profiler:
 
     def __init__(self, rules: PhaseRules | None = None,
                  internal: InternalHosts | None = None, *,
-                 fold_every_rows: int = FOLD_EVERY_ROWS) -> None:
+                 fold_journal_rows: int = FOLD_JOURNAL_ROWS) -> None:
         self.rules = rules or PhaseRules()
         self.internal = internal or InternalHosts()
         self.rejections: Counter[str] = Counter()
-        self.fold_every_rows = fold_every_rows
-        self._journal_rows = 0
+        self.fold_journal_rows = fold_journal_rows
+        self._unfolded: Counter[sql.Journal] = Counter()  # rows this process appended
         handlers: dict[str, list[Handler]] = {}
 
         def on(kinds: Iterable[str], handler: Handler) -> None:
@@ -172,17 +177,20 @@ class Profiler:
             if handler is not None:
                 handler(event, batch)
         statements = _statements(batch)
-        appended = sum(len(rows) for sql_text, rows in statements if sql_text in _APPENDS)
+        appended = Counter({_JOURNAL_OF_APPEND[sql_text]: len(rows)
+                            for sql_text, rows in statements if sql_text in _JOURNAL_OF_APPEND})
         return PreparedProfile(statements, batch.rejections, appended)
 
     def accept(self, prepared: PreparedProfile) -> list[tuple[str, Sequence[Any]]]:
         """Count a prepared batch as written; its statements, plus a fold when one is due."""
         self.rejections.update(prepared.rejections)
         statements = list(prepared.statements)
-        self._journal_rows += prepared.appended_rows
-        if self._journal_rows >= self.fold_every_rows:
-            statements += fold_statements()
-            self._journal_rows = 0
+        self._unfolded.update(prepared.appended)
+        if self._unfolded:
+            fullest, rows = self._unfolded.most_common(1)[0]
+            if rows >= self.fold_journal_rows:
+                statements += fold_statements([fullest])
+                del self._unfolded[fullest]
         return statements
 
     # -- handlers: each reads one event, adds rows or rejections to the batch --
@@ -384,10 +392,11 @@ def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
     return [(statement, rows) for statement, rows in out if rows]
 
 
-def fold_statements() -> list[tuple[str, Sequence[Any]]]:
-    """Merge every journal into its table and empty it (one parameterless run each)."""
+def fold_statements(journals: Iterable[sql.Journal] = sql.JOURNALS,
+                    ) -> list[tuple[str, Sequence[Any]]]:
+    """Merge each journal into its table and empty it (one parameterless run each)."""
     out: list[tuple[str, Sequence[Any]]] = []
-    for journal in sql.JOURNALS:
+    for journal in journals:
         out += [(journal.fold, [()]), (journal.clear, [()])]
     return out
 

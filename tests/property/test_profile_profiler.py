@@ -35,7 +35,7 @@ _events = st.builds(
 @given(st.lists(_events, max_size=30, unique_by=lambda e: e.key))
 async def test_any_fields_are_profiled_or_rejected_never_fatal(events: list[Event]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler(fold_every_rows=5)])
+        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler(fold_journal_rows=5)])
         try:
             assert await store.write_batch(events) == len(events)
             await fold_journals(store)

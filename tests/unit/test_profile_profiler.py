@@ -214,7 +214,7 @@ async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -
 
 
 async def test_the_profiler_folds_journals_every_n_rows(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_every_rows=2)])
+    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_journal_rows=2)])
     try:
         mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
                        f'src="198.51.100.23" value="<u{i}@v.com>"') for i in range(3)]
@@ -225,6 +225,23 @@ async def test_the_profiler_folds_journals_every_n_rows(tmp_path: Path) -> None:
         assert await store.fetch("SELECT count, first_seen_us, last_seen_us FROM"
                                  " profile_smtp_targets") == \
             [(3, 1772439005000000, 1772439125000000)]
+    finally:
+        await store.close()
+
+
+async def test_a_batch_folds_only_the_fullest_due_journal(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_journal_rows=2)])
+    try:
+        mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
+                       f'src="198.51.100.23" value="<u{i}@v{i}.com>"') for i in range(3)]
+        probes = [jarm(f"09:0{i}:00", JARM_A) for i in range(2)]
+        await store.write_batch([*mail, *probes])  # both journals are due; smtp is fuller
+        pending = "SELECT (SELECT count(*) FROM j_smtp_targets), (SELECT count(*) FROM" \
+                  " j_fingerprints)"
+        assert await store.fetch(pending) == [(0, 2)]
+        await store.write_batch([jarm("09:05:00", JARM_A)])  # now the other one
+        assert await store.fetch(pending) == [(0, 0)]
+        assert await store.fetch("SELECT count FROM profile_fingerprints") == [(3,)]
     finally:
         await store.close()
 

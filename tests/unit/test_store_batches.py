@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from node.batch_writer import ChainBroken
 from node.ingest.detect import parse_line
 from node.ingest.event import Event
+from node.ingest.pipeline import ingest_sources
 from node.profile.journal import fold_journals
 from node.profile.profiler import Profiler
-from node.store import Store
+from node.store import Store, WriteChain
 
 
 def mail(second: int, ip: str, domain: str) -> Event:
@@ -53,7 +57,7 @@ async def test_known_keys_names_exactly_the_stored_ones(store: Store) -> None:
 
 async def test_preparing_a_batch_leaves_the_store_and_the_profiler_untouched(
         tmp_path: Path) -> None:
-    profiler = Profiler(fold_every_rows=1)
+    profiler = Profiler(fold_journal_rows=1)
     opened = await Store.open(tmp_path / "node.db", profilers=[profiler])
     try:
         prepared = opened.prepare_batch([mail(1, "192.0.2.1", "bad domain!"),
@@ -63,5 +67,54 @@ async def test_preparing_a_batch_leaves_the_store_and_the_profiler_untouched(
         assert await opened.write_prepared(prepared) == 2
         assert sum(profiler.rejections.values()) == 1
         assert await smtp_rows(opened) == [("192.0.2.1", "ok.com", 1)]
+    finally:
+        await opened.close()
+
+
+class _FailingProfiler:
+    """Fails the write of the batch holding ``poison`` (a disk-full stand-in)."""
+
+    def __init__(self, poison: Event) -> None:
+        self.poison = poison
+
+    def prepare(self, events: Sequence[Event]) -> bool:
+        return self.poison in events
+
+    def accept(self, prepared: bool) -> list[tuple[str, Sequence[Any]]]:
+        if prepared:
+            raise sqlite3.OperationalError("database or disk is full")
+        return []
+
+
+async def test_writes_queued_behind_a_failed_one_are_not_committed(tmp_path: Path) -> None:
+    events = [mail(n, "192.0.2.1", f"d{n}.com") for n in range(4)]
+    opened = await Store.open(tmp_path / "node.db", profilers=[_FailingProfiler(events[1])])
+    try:
+        chain = WriteChain()
+        writes = [asyncio.create_task(opened.write_prepared(opened.prepare_batch([e]),
+                                                            chain=chain)) for e in events]
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert results[0] == 1
+        assert isinstance(results[1], sqlite3.OperationalError)
+        assert all(isinstance(r, ChainBroken) for r in results[2:])
+        assert (await opened.counts()).events == 1
+        assert await opened.write_batch([events[3]]) == 1  # a new chain writes again
+    finally:
+        await opened.close()
+
+
+async def test_an_ingest_stops_at_a_failed_write_and_keeps_what_came_before(
+        tmp_path: Path) -> None:
+    events = [mail(n, "192.0.2.1", f"d{n}.com") for n in range(8)]
+    log = tmp_path / "mail.log"
+    log.write_text("".join(f'<134>1 2026-03-02T08:14:{n:02d}+00:00 mail-01 smtp - rcpt_to'
+                           f' [relay@55555 src="192.0.2.1" value="<a@d{n}.com>"]\n'
+                           for n in range(8)))
+    opened = await Store.open(tmp_path / "node.db", profilers=[_FailingProfiler(events[2])])
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await ingest_sources(opened, [str(log)], batch_size=1, max_line_bytes=4096)
+        stored = await opened.fetch("SELECT fields ->> 'value' FROM events ORDER BY id")
+        assert stored == [("<a@d0.com>",), ("<a@d1.com>",)]
     finally:
         await opened.close()
