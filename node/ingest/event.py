@@ -61,9 +61,10 @@ def event_key(canonical_line: bytes, time_us: int) -> bytes:
     logs arrive roughly in time order, so new keys land at the right edge of
     the unique index instead of dirtying pages all over it on every commit.
     """
-    prefix = (time_us + _TIME_BIAS).to_bytes(8, "big")
-    return prefix + hashlib.blake2b(canonical_line, digest_size=8, person=_KEY_PERSON).digest()
+    digest = _KEY_HASH.copy()  # copying the keyed state is twice as fast as a new hasher
+    digest.update(canonical_line)
+    return (time_us + _TIME_BIAS).to_bytes(8, "big") + digest.digest()
 
 
 _TIME_BIAS = 1 << 63  # maps signed microseconds onto unsigned, order-preserving
-_KEY_PERSON = b"decnet-fed-ev1"
+_KEY_HASH = hashlib.blake2b(digest_size=8, person=b"decnet-fed-ev1")
