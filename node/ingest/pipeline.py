@@ -161,11 +161,13 @@ class _Batcher:
             gc.collect()  # automatic collection is off while ingesting: see ingest_tuning
         prepared, fresh_keys = None, set()
         if events:
-            known = self._store.known_keys([e.key for e in events])
-            known.update(*(keys for _, keys in self._writes))
+            keys = [e.key for e in events]
+            known = self._store.known_keys(keys)
+            for _, queued in self._writes:
+                known.update(queued.intersection(keys))
             fresh = [e for e in events if e.key not in known] if known else events
             prepared = self._store.prepare_batch(fresh)
-            fresh_keys = {e.key for e in fresh}
+            fresh_keys = set(keys).difference(known)
         while len(self._writes) >= WRITES_IN_FLIGHT:
             await self._wait_oldest()
         if prepared is not None or offset is not None:
