@@ -63,6 +63,7 @@ class Journal:
             return (f"INSERT OR IGNORE INTO {self.table} ({', '.join(self.columns)})"  # noqa: S608
                     f" SELECT {', '.join(self.columns)} FROM {self.journal} ORDER BY {keys}")
         extra = "".join(f", min({name})" for name in self.extra)
+        keep_smallest = "".join(f", {name} = min({name}, excluded.{name})" for name in self.extra)
         return (
             f"INSERT INTO {self.table} ({', '.join(self.columns)})"  # noqa: S608
             f" SELECT {keys}{extra}, count(*), min(first_seen_us), max(first_seen_us)"
@@ -70,7 +71,7 @@ class Journal:
             f" ON CONFLICT ({keys}) DO UPDATE SET"
             " count = count + excluded.count,"
             " first_seen_us = min(first_seen_us, excluded.first_seen_us),"
-            " last_seen_us = max(last_seen_us, excluded.last_seen_us)"
+            f" last_seen_us = max(last_seen_us, excluded.last_seen_us){keep_smallest}"
         )
 
     @property

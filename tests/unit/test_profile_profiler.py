@@ -246,6 +246,18 @@ async def test_a_batch_folds_only_the_fullest_due_journal(tmp_path: Path) -> Non
         await store.close()
 
 
+async def test_extra_columns_keep_the_smallest_value_whatever_the_folds(store: Store) -> None:
+    def seen_on(host: str, time: str) -> Event:
+        return syslog(time, host, "sessrec", "session_recorded",
+                      f'sid="s-1" service="ssh" src_ip="{IP}" duration_s="1"')
+
+    await store.write_batch([seen_on("web-02", "09:00:00")])
+    await fold_journals(store)
+    await store.write_batch([seen_on("db-01", "09:05:00")])  # folded separately
+    await fold_journals(store)
+    assert await store.fetch("SELECT honeypot, count FROM profile_sessions") == [("db-01", 2)]
+
+
 async def test_a_fold_with_nothing_pending_does_not_write(store: Store) -> None:
     assert await fold_journals(store) is False
     await store.write_batch([jarm("09:00:00", JARM_A),
