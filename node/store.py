@@ -26,6 +26,7 @@ from node.batch_writer import (
     PreparedBatch,
     ReadOffset,
     WriteChain,
+    catch_up_observation_sets,
 )
 from node.ingest.event import Event
 
@@ -45,7 +46,7 @@ _PAGE_SIZE = 8192
 _WAL_CHECKPOINT_PAGES = 16384
 
 #: Bumped whenever the schema changes; `_MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -198,7 +199,15 @@ CREATE TABLE j_commands (ip, time_us, honeypot, session, command, phases);
 CREATE TABLE j_transcript_input (sid, t, d)
 """
 
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
+# How far the per-IP service and honeypot sets have been brought up to date:
+# they are added for many batches at once (node/batch_writer.py), and before
+# any read of them. A store from v3 has them complete.
+_SCHEMA_V4 = """
+CREATE TABLE store_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO store_marks (name, value) SELECT 'observation_sets', coalesce(max(id), 0) FROM events
+"""
+
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
 
 class StoreError(Exception):
     """The store cannot be opened or used (wrong schema, unreadable file …)."""
@@ -344,8 +353,18 @@ class Store:
             row = await cursor.fetchone()
         return None if row is None else ReadOffset(*row)
 
+    async def catch_up_observations(self) -> None:
+        """Bring the per-IP service and honeypot sets up to every stored event.
+
+        Anything that reads ``observation_services`` or ``observation_honeypots``
+        calls this first; it writes only when events were stored since the last time.
+        """
+        if await self._scalar(_OBSERVATION_SETS_BEHIND):
+            await self.write_job(catch_up_observation_sets)
+
     async def observations(self, limit: int | None = None) -> list[ObservationRow]:
         """Observations, most recently seen first."""
+        await self.catch_up_observations()
         sql = (
             "SELECT o.ip, o.first_seen_us, o.last_seen_us, o.event_count,"
             " (SELECT group_concat(service, char(31)) FROM"
@@ -415,6 +434,10 @@ class Store:
         return int(row[0])
 
 
+_OBSERVATION_SETS_BEHIND = """
+SELECT (SELECT coalesce(max(id), 0) FROM events)
+     > (SELECT value FROM store_marks WHERE name = 'observation_sets')
+"""
 # Index positions (into the concatenated 16-byte keys) of the keys already stored.
 _KNOWN_KEYS = """
 WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?2)

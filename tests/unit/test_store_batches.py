@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from node import batch_writer
 from node.batch_writer import ChainBroken
 from node.ingest.detect import parse_line
 from node.ingest.event import Event
@@ -118,3 +119,38 @@ async def test_an_ingest_stops_at_a_failed_write_and_keeps_what_came_before(
         assert stored == [("<a@d0.com>",), ("<a@d1.com>",)]
     finally:
         await opened.close()
+
+
+async def test_observation_sets_are_complete_for_readers_between_catch_ups(store: Store) -> None:
+    await store.write_batch([mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")])
+    assert await store.fetch("SELECT count(*) FROM observation_services") == [(0,)]  # deferred
+    rows = {row.ip: (row.services, row.honeypots) for row in await store.observations()}
+    assert rows == {"192.0.2.1": (("smtp",), ("mail-01",)), "192.0.2.2": (("smtp",), ("mail-01",))}
+
+
+async def test_the_writer_catches_the_observation_sets_up_every_n_events(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_writer, "OBSERVATION_SETS_EVERY", 3)
+    await store.write_batch([mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")])
+    assert await store.fetch("SELECT count(*) FROM observation_honeypots") == [(0,)]
+    await store.write_batch([mail(3, "192.0.2.3", "c.com")])  # the third event since the mark
+    assert await store.fetch("SELECT count(*) FROM observation_honeypots") == [(3,)]
+    assert await store.fetch("SELECT value FROM store_marks") == [(3,)]
+
+
+async def test_a_schema_v3_store_keeps_its_complete_observation_sets(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    opened = await Store.open(path)
+    await opened.write_batch([mail(1, "192.0.2.1", "a.com")])
+    await opened.catch_up_observations()
+    await opened.close()
+    with sqlite3.connect(path) as conn:  # back to v3, as an older build left it
+        conn.execute("DROP TABLE store_marks")
+        conn.execute("PRAGMA user_version=3")
+    conn.close()
+    reopened = await Store.open(path)
+    try:
+        assert await reopened.fetch("SELECT value FROM store_marks") == [(1,)]
+        assert (await reopened.observations())[0].honeypots == ("mail-01",)
+    finally:
+        await reopened.close()
