@@ -35,10 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if __package__:
-    from .corpus import DEFAULT_SEED, CorpusStats, generate_corpus
-else:  # run as a script: bench/ is sys.path[0]
-    from corpus import DEFAULT_SEED, CorpusStats, generate_corpus
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import DEFAULT_SEED, CorpusStats, generate_corpus  # noqa: E402
 
 TARGET_EVENTS_PER_S = 50_000
 TARGET_RATIO = 0.4

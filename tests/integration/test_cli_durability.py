@@ -65,12 +65,12 @@ def test_follow_tails_new_lines_and_resumes_from_the_saved_offset(
 
     follower = spawn_cli(home, "ingest", "--follow", "--json", str(log), env_extra=fast_poll)
     wait_for(lambda: event_count(home / "node.db") == 5, "the existing lines")
-    with log.open("a") as out:
-        out.write(SYSLOG_LINE.format(us=100, host=2) + "\n")
-        out.write(SYSLOG_LINE.format(us=101, host=2)[:40])  # a line still being written
+    with log.open("a") as stream:
+        stream.write(SYSLOG_LINE.format(us=100, host=2) + "\n")
+        stream.write(SYSLOG_LINE.format(us=101, host=2)[:40])  # a line still being written
     wait_for(lambda: event_count(home / "node.db") == 6, "the appended line")
-    with log.open("a") as out:
-        out.write(SYSLOG_LINE.format(us=101, host=2)[40:] + "\n")
+    with log.open("a") as stream:
+        stream.write(SYSLOG_LINE.format(us=101, host=2)[40:] + "\n")
     wait_for(lambda: event_count(home / "node.db") == 7, "the completed partial line")
     follower.send_signal(signal.SIGTERM)
     out, err = follower.communicate(timeout=30)

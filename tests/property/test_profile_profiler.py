@@ -21,7 +21,7 @@ _FIELDS = ["value", "rcpt_to", "ja3", "ja4", "ja4h", "ja4_quic", "hassh", "ssh_v
            "session", "cmd", "shasum", "sha256", "url", "dst_ip", "dst_port",
            "attachments_json", "urls_json", "body_simhash", "sid", "service", "duration_s",
            "t", "ch", "d", "width", "height", "timestamp"]
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 _events = st.builds(
     lambda i, time_us, sensor, service, kind, ip, fields: Event(
         i.to_bytes(16, "big"), time_us, sensor, service, kind, ip, fields, "collector"),
