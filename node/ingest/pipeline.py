@@ -155,6 +155,7 @@ class _Batcher:
         The batch is prepared (serialised, profiled) before waiting, so that
         CPU work overlaps the writes in flight.
         """
+        await self.reap()
         events, self._events = self._events, []
         self._batches += 1
         if self._batches % COLLECT_EVERY_BATCHES == 0 and not gc.isenabled():
@@ -174,6 +175,15 @@ class _Batcher:
             task = asyncio.create_task(self._write(prepared, len(events), offset))
             self._writes.append((task, fresh_keys))
             await asyncio.sleep(0)  # let the task hand the batch to the writer thread now
+
+    async def reap(self) -> None:
+        """Let go of finished writes without waiting for the others; re-raise a failure.
+
+        Called at every flush and on every idle poll of ``--follow``, so a
+        failed write stops the ingest at once rather than when the queue fills.
+        """
+        while self._writes and self._writes[0][0].done():
+            await self._wait_oldest()
 
     async def drain(self) -> None:
         """Wait for every write in flight, re-raising the first error."""
@@ -300,6 +310,8 @@ async def follow_source(store: Store, name: str, *, batch_size: int, max_line_by
             last = line
             if not batcher.add(name, line):
                 continue
+        else:
+            await batcher.reap()  # caught up: surface a failed write now
         if last is not None:  # batch full, or caught up with the file
             await batcher.flush(_offset_after(source_key, last))
             last = None

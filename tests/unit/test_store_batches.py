@@ -14,7 +14,7 @@ from node import batch_writer
 from node.batch_writer import ChainBroken
 from node.ingest.detect import parse_line
 from node.ingest.event import Event
-from node.ingest.pipeline import ingest_sources
+from node.ingest.pipeline import follow_source, ingest_sources
 from node.profile.journal import fold_journals
 from node.profile.profiler import Profiler
 from node.store import Store, WriteChain
@@ -154,3 +154,20 @@ async def test_a_schema_v3_store_keeps_its_complete_observation_sets(tmp_path: P
         assert (await reopened.observations())[0].honeypots == ("mail-01",)
     finally:
         await reopened.close()
+
+
+async def test_a_follower_stops_at_a_failed_write_without_waiting_for_more_lines(
+        tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text('<134>1 2026-03-02T08:14:01+00:00 mail-01 smtp - rcpt_to'
+                   ' [relay@55555 src="192.0.2.1" value="<a@d1.com>"]\n')
+    opened = await Store.open(tmp_path / "node.db",
+                              profilers=[_FailingProfiler(mail(1, "192.0.2.1", "d1.com"))])
+    try:
+        with pytest.raises(sqlite3.OperationalError):  # no more lines come, stop is never set
+            await asyncio.wait_for(follow_source(
+                opened, str(log), batch_size=100, max_line_bytes=4096, poll_interval_s=0.01,
+                stop=asyncio.Event()), timeout=30)
+        assert await opened.read_offset(str(log.resolve())) is None
+    finally:
+        await opened.close()
