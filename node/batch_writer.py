@@ -74,6 +74,9 @@ WHERE id > ?1 AND src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
 """
 _OBSERVATION_SETS_MARK = "SELECT value FROM store_marks WHERE name = 'observation_sets'"
 _MOVE_OBSERVATION_SETS_MARK = "UPDATE store_marks SET value = ? WHERE name = 'observation_sets'"
+#: True when events were stored after the mark (a read-only check for readers).
+OBSERVATION_SETS_BEHIND = ("SELECT coalesce((SELECT max(id) FROM events), 0)"
+                           " > (SELECT value FROM store_marks WHERE name = 'observation_sets')")
 #: Stored events between two catch-ups of the observation sets during ingest.
 OBSERVATION_SETS_EVERY = 50_000
 _SAVE_OFFSET = """

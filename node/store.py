@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from node.batch_writer import (
+    OBSERVATION_SETS_BEHIND,
     BatchProfiler,
     BatchWriter,
     PreparedBatch,
@@ -359,7 +360,7 @@ class Store:
         Anything that reads ``observation_services`` or ``observation_honeypots``
         calls this first; it writes only when events were stored since the last time.
         """
-        if await self._scalar(_OBSERVATION_SETS_BEHIND):
+        if await self._scalar(OBSERVATION_SETS_BEHIND):
             await self.write_job(catch_up_observation_sets)
 
     async def observations(self, limit: int | None = None) -> list[ObservationRow]:
@@ -434,10 +435,6 @@ class Store:
         return int(row[0])
 
 
-_OBSERVATION_SETS_BEHIND = """
-SELECT (SELECT coalesce(max(id), 0) FROM events)
-     > (SELECT value FROM store_marks WHERE name = 'observation_sets')
-"""
 # Index positions (into the concatenated 16-byte keys) of the keys already stored.
 _KNOWN_KEYS = """
 WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?2)
