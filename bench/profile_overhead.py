@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from statistics import median
 
-from node.ingest.pipeline import ingest_sources, ingest_tuning
+from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import Profiler
 from node.profile.refresh import refresh_profiles
 from node.store import Store
@@ -36,9 +36,8 @@ async def measure(corpus: Path, *, profiled: bool) -> tuple[float, float]:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = await Store.open(db, profilers=[Profiler()] if profiled else [])
     try:
-        with ingest_tuning():
-            report = await ingest_sources(store, [str(corpus)], batch_size=10000,
-                                          max_line_bytes=65536)
+        report = await ingest_sources(store, [str(corpus)], batch_size=10000,
+                                      max_line_bytes=65536)
         started = time.perf_counter()
         if profiled:
             await refresh_profiles(store)

@@ -75,8 +75,9 @@ WHERE id > ?1 AND src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
 _OBSERVATION_SETS_MARK = "SELECT value FROM store_marks WHERE name = 'observation_sets'"
 _MOVE_OBSERVATION_SETS_MARK = "UPDATE store_marks SET value = ? WHERE name = 'observation_sets'"
 #: True when events were stored after the mark (a read-only check for readers).
-OBSERVATION_SETS_BEHIND = ("SELECT coalesce((SELECT max(id) FROM events), 0)"
-                           " > (SELECT value FROM store_marks WHERE name = 'observation_sets')")
+OBSERVATION_SETS_BEHIND = (
+    f"SELECT coalesce((SELECT max(id) FROM events), 0) > ({_OBSERVATION_SETS_MARK})"  # noqa: S608
+)
 #: Stored events between two catch-ups of the observation sets during ingest.
 OBSERVATION_SETS_EVERY = 50_000
 _SAVE_OFFSET = """
@@ -214,7 +215,8 @@ class BatchWriter:
         With a ``chain``, the batch is skipped (`ChainBroken`) if an earlier
         write of that chain failed, and a failure here breaks the chain.
         """
-        stored: int = await self._run(self._write_in_chain, batch, offset, chain)
+        stored: int = await self._run(self._write_in_chain, batch, offset,
+                                      chain or WriteChain())
         return stored
 
     async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
@@ -235,9 +237,7 @@ class BatchWriter:
         return result
 
     def _write_in_chain(self, batch: PreparedBatch, offset: ReadOffset | None,
-                        chain: WriteChain | None) -> int:
-        if chain is None:
-            return self._write(batch, offset)
+                        chain: WriteChain) -> int:
         if chain.failed:
             raise ChainBroken("not written: an earlier batch of this ingest failed")
         try:

@@ -84,8 +84,7 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
         else:
             report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
                                           max_line_bytes=config.ingest.max_line_bytes)
-        await refresh_profiles(store)  # fold journals, recompute touched keystroke sessions
-        await store.catch_up_observations()
+        await refresh_profiles(store)  # journals, keystroke sessions, observation sets
     finally:
         await store.close()
     _print_report(report, as_json=args.json)

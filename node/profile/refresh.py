@@ -1,4 +1,4 @@
-"""One call that brings every derived profile table up to date with the stored events."""
+"""One call that brings every derived table up to date with the stored events."""
 
 from __future__ import annotations
 
@@ -7,5 +7,6 @@ from node.store import Store
 
 
 async def refresh_profiles(store: Store) -> None:
-    """Fold the journals, then recompute dirty keystroke SimHashes (which folds first)."""
-    await refresh_keystroke_simhashes(store)
+    """Fold the journals, recompute dirty keystroke SimHashes, catch up observation sets."""
+    await refresh_keystroke_simhashes(store)  # folds the journals first
+    await store.catch_up_observations()

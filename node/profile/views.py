@@ -34,7 +34,6 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
         return None
     first, last, events = rows[0]
     await refresh_profiles(store)
-    await store.catch_up_observations()
     one = (ip,)
     services = [r[0] for r in await store.fetch(
         "SELECT service FROM observation_services WHERE ip = ? ORDER BY service", one)]
