@@ -10,6 +10,8 @@ import pytest
 from federation.errors import KeyFileError, TrustStoreError
 from federation.keys import (
     NodeKey,
+    PeerKey,
+    check_public_key,
     create_key_file,
     ensure_key_file,
     key_id_for,
@@ -71,6 +73,50 @@ def test_public_key_text_round_trips_and_key_id_is_short_hash() -> None:
 def test_bad_public_keys_are_refused(text: str) -> None:
     with pytest.raises(KeyFileError):
         parse_public_key(text)
+
+
+# The key from the bug report: base64 of the identity point (y = 1, x = 0). Under
+# it the 64 bytes 01 || 00*63 "verify" for any message without a private key.
+IDENTITY_KEY_TEXT = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+FORGED_SIGNATURE = b"\x01" + b"\x00" * 63
+
+
+def test_identity_public_key_is_refused_by_parse_peer_key_and_trust_store() -> None:
+    raw = bytes([1]) + bytes(31)
+    with pytest.raises(KeyFileError, match="small-order Ed25519 public key refused"):
+        parse_public_key(IDENTITY_KEY_TEXT)
+    with pytest.raises(KeyFileError, match="small-order"):
+        PeerKey(raw)
+    with pytest.raises(TrustStoreError, match="small-order"):
+        TrustStore().add("weak", "127.0.0.1:1", IDENTITY_KEY_TEXT)
+
+
+def test_trust_file_naming_a_small_order_key_does_not_load(tmp_path: Path) -> None:
+    path = tmp_path / "peers.json"
+    path.write_text('{"peers": [{"name": "weak", "address": "127.0.0.1:1", "public_key": "'
+                    + IDENTITY_KEY_TEXT + '"}]}', encoding="utf-8")
+    with pytest.raises(TrustStoreError, match="small-order"):
+        TrustStore.load(path)
+
+
+def test_real_key_passes_the_check_and_refuses_the_forged_signature() -> None:
+    key = NodeKey.generate()
+    assert check_public_key(key.public.raw) == key.public.raw
+    assert not key.public.verifies(FORGED_SIGNATURE, b"any message")
+    assert key.public.verifies(key.sign(b"any message"), b"any message")
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (bytes(31), "must be 32 bytes"),
+    (b"\xff" * 31 + b"\x7f", "non-canonical"),  # y = 2^255 - 1 >= p
+    (bytes([1]) + bytes(30) + b"\x80", "non-canonical"),  # y = 1 with x = -0
+    (bytes([2]) + bytes(31), "not a point on Ed25519"),  # (y^2 - 1)/(d y^2 + 1) not square
+], ids=["short", "y-too-big", "minus-zero-x", "off-curve"])
+def test_malformed_raw_public_keys_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(KeyFileError, match=reason):
+        check_public_key(raw)
+    with pytest.raises(KeyFileError, match=reason):
+        PeerKey(raw)
 
 
 def test_trust_store_add_list_remove_persist(tmp_path: Path) -> None:
