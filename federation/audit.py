@@ -1,8 +1,11 @@
-"""The local audit log: one JSON line per answered question (who asked what, when, what we said).
+"""The local audit log: one JSON line per authenticated request, answered or refused.
 
-Written only on the answering node and never shared. Peer-supplied strings
-are already validated questions (domains, fingerprints); they are JSON
-escaped and length-capped here all the same.
+Written only on the answering node and never shared: who asked (peer name,
+key id), when, which method, the question, and what was answered, or the
+status and reason of a refusal. Peer-supplied strings are already validated
+questions (domains, fingerprints); they are JSON escaped and length-capped
+here all the same. `reopen` (``serve`` calls it on SIGHUP) starts writing to
+the path again, so logrotate's move-then-signal works.
 """
 
 from __future__ import annotations
@@ -29,26 +32,50 @@ class AuditLog:
     """Append-only JSON lines (file mode 0600); ``None`` path = keep nothing (tests only)."""
 
     def __init__(self, path: Path | None) -> None:
+        self._path = path
         self._out: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._out = os.fdopen(fd, "ab")
+            self._out = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> IO[bytes]:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "ab")
 
     def record(self, *, now_s: float, peer: str, key_id: str, method: str,
-               question: dict[str, Any], answer: dict[str, Any]) -> None:
+               question: dict[str, Any] | None, answer: dict[str, Any] | None,
+               status: str = "OK", reason: str | None = None) -> None:
         if self._out is None:
             return
-        line = orjson.dumps({
+        entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(now_s, UTC).isoformat().replace("+00:00", "Z"),
-            "peer": peer, "key_id": key_id, "method": method,
-            "question": {k: _cap(v) for k, v in question.items()}, "answer": answer,
-        })
+            "peer": peer, "key_id": key_id, "method": method, "status": status,
+        }
+        if question is not None:
+            entry["question"] = {k: _cap(v) for k, v in question.items()}
+        if answer is not None:
+            entry["answer"] = answer
+        if reason is not None:
+            entry["reason"] = _cap(reason)
         try:
-            self._out.write(line + b"\n")
+            self._out.write(orjson.dumps(entry) + b"\n")
             self._out.flush()
         except OSError as exc:  # the answer was already computed; losing audit is logged
             logger.error("audit log write failed: %s", exc)
+
+    def reopen(self) -> None:
+        """Close and reopen the path (after logrotate moved or removed the file)."""
+        if self._path is None:
+            return
+        try:
+            fresh = self._open(self._path)
+        except OSError as exc:
+            logger.error("audit log not reopened, still writing the old file: %s", exc)
+            return
+        old, self._out = self._out, fresh
+        if old is not None:
+            old.close()
 
     def close(self) -> None:
         if self._out is not None:

@@ -1,14 +1,17 @@
 """Per-peer budgets: a token bucket on requests, a daily cap on distinct questions.
 
 The token bucket is charged before the signature check (it bounds the
-signature-verification work a key id can cause); the distinct-question budget
-is charged only for authenticated, well-formed questions, so a forger who
-knows a peer's key id cannot exhaust that peer's daily budget. Time is
-injected (``now_s``); nothing here reads a clock.
+signature-verification work a peer can cause), to the peer the TLS handshake
+authenticated, so nobody can spend another peer's tokens. The
+distinct-question budget is charged only for authenticated, well-formed
+questions. Questions are opaque bytes here (the service passes a keyed hash);
+`restore` reloads a day's charges kept across a restart by
+`federation.ledger`. Time is injected (``now_s``); nothing here reads a clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from federation.errors import OverBudget
@@ -49,15 +52,27 @@ class PeerBudgets:
                              f" burst {self._policy.burst}")
         bucket.tokens -= 1.0
 
-    def charge_question(self, key_id: str, question: bytes, now_s: float) -> None:
-        """Count a distinct question for today (UTC); repeats are free."""
-        today = int(now_s // DAY_S)
-        day = self._days.get(key_id)
-        if day is None or day.day != today:
-            day = self._days[key_id] = _Day(today, set())
+    def charge_question(self, key_id: str, question: bytes, now_s: float) -> bool:
+        """Count a distinct question for today (UTC); True when it is new (repeats are free)."""
+        day = self._today(key_id, now_s)
         if question in day.questions:
-            return
+            return False
         if len(day.questions) >= self._policy.daily_distinct_questions:
             raise OverBudget(f"daily budget of {self._policy.daily_distinct_questions}"
                              " distinct questions used up")
         day.questions.add(question)
+        return True
+
+    def restore(self, key_id: str, day: int, questions: Iterable[bytes]) -> None:
+        """Reload questions charged on ``day`` before a restart."""
+        entry = self._days.get(key_id)
+        if entry is None or entry.day != day:
+            entry = self._days[key_id] = _Day(day, set())
+        entry.questions.update(questions)
+
+    def _today(self, key_id: str, now_s: float) -> _Day:
+        today = int(now_s // DAY_S)
+        day = self._days.get(key_id)
+        if day is None or day.day != today:
+            day = self._days[key_id] = _Day(today, set())
+        return day

@@ -15,9 +15,9 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from federation.audit import AuditLog
-from federation.client import OK, FederationClient
+from federation.client import OK, FederationClient, peer_certificate
 from federation.config import (
     FederationConfig,
     FederationSettings,
@@ -25,12 +25,24 @@ from federation.config import (
     load_federation_config,
 )
 from federation.demo import demo_directory, run_demo
-from federation.errors import FederationError, KeyFileError, TrustStoreError
-from federation.keys import NodeKey, ensure_key_file, load_key_file
+from federation.errors import (
+    FederationError,
+    KeyFileError,
+    PeerUnreachable,
+    PinMismatch,
+    TrustStoreError,
+)
+from federation.keys import (
+    NodeKey,
+    encode_public_key,
+    ensure_key_file,
+    load_key_file,
+    parse_public_key,
+)
 from federation.privacy import PrivacyPolicy
 from federation.report import answer_row, print_report, query_report, question_text
-from federation.server import start_server
-from federation.service import FederationService
+from federation.runtime import start_configured_node
+from federation.tls import make_certificate
 from federation.trust import Peer, TrustStore, check_address
 from federation.wire import (
     FingerprintQuestion,
@@ -64,7 +76,11 @@ def register_federation_commands(add: CommandAdder) -> None:
     demo.add_argument("--serve", action="store_true",
                       help="keep the federation serving after the questions; Ctrl-C stops it")
 
-    add("whoami", cmd_whoami, "print this node's public key and key id (give them to peers)")
+    whoami = add("whoami", cmd_whoami,
+                 "print this node's public key and key id (give them to peers)")
+    whoami.add_argument("--certificate", action="store_true",
+                        help="print this node's TLS certificate (PEM) instead, for a peer that"
+                             " cannot fetch it because this node does not serve")
 
     peers = add("peers", cmd_peers, "manage the trust store: the peers this node answers and asks")
     common = argparse.ArgumentParser(add_help=False)
@@ -74,6 +90,9 @@ def register_federation_commands(add: CommandAdder) -> None:
     peer_add = actions.add_parser("add", parents=[common], help="trust a peer's public key")
     peer_add.add_argument("name", metavar="NAME")
     peer_add.add_argument("address", metavar="ADDRESS", help="HOST:PORT the peer serves on")
+    peer_add.add_argument("--certificate", metavar="FILE", default=None,
+                          help="the peer's certificate as its `whoami --certificate` prints it"
+                               " ('-' = stdin); default: fetched from ADDRESS")
     peer_add.add_argument("--key", required=True, metavar="PUBKEY",
                           help="the peer's public key, as its `decnet-fed whoami` prints it")
     actions.add_parser("list", parents=[common], help="list trusted peers")
@@ -87,8 +106,11 @@ def register_federation_commands(add: CommandAdder) -> None:
     serve = add("serve", cmd_serve, "answer trusted peers over gRPC until SIGTERM")
     serve.add_argument("--listen", metavar="HOST:PORT",
                        help="address to listen on (default: [federation] listen)")
+    serve.add_argument("--health-listen", metavar="HOST:PORT", default=None,
+                       help="local health/reflection listener (default: [federation]"
+                            " health_listen; '' turns it off)")
     serve.add_argument("--plaintext", action="store_true",
-                       help="no TLS (loopback tests and demos only; also [federation] plaintext)")
+                       help="no TLS (loopback tests only; also [federation] plaintext)")
 
 
 async def init_node_key(config: Config) -> Mapping[str, object]:
@@ -123,6 +145,9 @@ def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:
 
 async def cmd_whoami(args: argparse.Namespace) -> int:
     fed, key = _load(args)
+    if args.certificate:
+        sys.stdout.write(make_certificate(key)[1].decode("ascii"))
+        return 0
     if args.json:
         print_json({"public_key": key.public.text, "key_id": key.key_id})
     else:
@@ -147,18 +172,72 @@ async def cmd_peers(args: argparse.Namespace) -> int:
     if args.peers_action == "check":
         return await _check_peers(fed, trust, args.peer, as_json=as_json)
     if args.peers_action == "add":
-        peer = trust.add(args.name, args.address, args.key)
-        trust.save(fed.peers_path)
-        verb = "trusted"
-    else:
-        peer = trust.remove(args.name)
-        trust.save(fed.peers_path)
-        verb = "removed"
+        return await _add_peer(fed, trust, args, as_json=as_json)
+    peer = trust.remove(args.name)
+    trust.save(fed.peers_path)
     if as_json:
-        print_json({**peer.as_json(), "action": args.peers_action})
+        print_json({**peer.as_json(), "action": "remove"})
     else:
-        print(f"{verb} peer {peer.name} ({peer.address}, key id {peer.key.key_id})")
+        print(f"removed peer {peer.name} ({peer.address}, key id {peer.key.key_id});"
+              " a running `serve` drops it on SIGHUP")
     return 0
+
+
+async def _add_peer(fed: FederationConfig, trust: TrustStore, args: argparse.Namespace, *,
+                    as_json: bool) -> int:
+    """Trust a peer and fetch its certificate; re-adding the same peer retries the fetch."""
+    known = trust.by_name(args.name)
+    if known is not None and known.key.text == encode_public_key(parse_public_key(args.key)) \
+            and known.address == check_address(args.address):
+        peer = known
+    else:
+        peer = trust.add(args.name, args.address, args.key)
+    if args.certificate is not None:
+        trust.set_certificate(peer.name, _read_certificate(args.certificate))
+        note = None
+    else:
+        note = await _fetch_certificate(trust, peer, fed)
+    peer = trust.by_name(peer.name) or peer
+    trust.save(fed.peers_path)
+    if as_json:
+        print_json({**peer.as_json(), "action": "add", "note": note})
+    else:
+        print(f"trusted peer {peer.name} ({peer.address}, key id {peer.key.key_id})"
+              f"{', certificate verified' if peer.certificate else ''};"
+              " a running `serve` picks it up on SIGHUP")
+        if note:
+            print(note)
+    return 0
+
+
+def _read_certificate(source: str) -> bytes:
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read the certificate: {exc.strerror or exc}") from None
+    return data[:65536]
+
+
+async def _fetch_certificate(trust: TrustStore, peer: Peer, fed: FederationConfig) -> str | None:
+    """Store the peer's certificate if its address serves one bound to its key.
+
+    A certificate bound to another key is an error (wrong address, or someone
+    in the middle); an unreachable peer is added all the same, with a note.
+    """
+    if fed.settings.plaintext:
+        return None
+    try:
+        async with asyncio.timeout(fed.settings.query_deadline_s):
+            pem = await peer_certificate(peer)
+    except PinMismatch as exc:
+        raise CommandError(f"{peer.address} does not serve key {peer.key.key_id} ({exc});"
+                           " check the address and the key, nothing was changed") from None
+    except (PeerUnreachable, TimeoutError) as exc:
+        return (f"note: {peer.address} is unreachable ({exc or 'timed out'}); {peer.name} can"
+                " connect to this node once its certificate is known: `serve` keeps trying to"
+                " fetch it, or add it with --certificate (the peer's `whoami --certificate`)")
+    trust.set_certificate(peer.name, pem)
+    return None
 
 
 async def _check_peers(fed: FederationConfig, trust: TrustStore, names: list[str] | None,
@@ -188,41 +267,50 @@ async def _check_peers(fed: FederationConfig, trust: TrustStore, names: list[str
 async def cmd_serve(args: argparse.Namespace) -> int:
     fed, key = _load(args)
     listen = check_address(args.listen or fed.settings.listen, any_port=True)
+    health_listen = args.health_listen if args.health_listen is not None \
+        else fed.settings.health_listen
+    if health_listen:
+        health_listen = check_address(health_listen, any_port=True)
     plaintext = args.plaintext or fed.settings.plaintext
-    trust = TrustStore.load(fed.peers_path)
     store = await Store.open(fed.node.store_path, cache_mib=fed.node.store.cache_mib)
-    audit = AuditLog(fed.audit_path)
-    service = FederationService(key=key, name=fed.node.node.name, trust=trust,
-                                query=StoreQuery(store), limits=fed.limits,
-                                policy=fed.privacy, audit=audit)
     try:
-        server = await start_server(service, listen, key=key, limits=fed.limits,
-                                    plaintext=plaintext)
+        node = await start_configured_node(fed, key, StoreQuery(store), listen=listen,
+                                           plaintext=plaintext, health_listen=health_listen)
     except (OSError, RuntimeError) as exc:
         await store.close()
-        audit.close()
-        raise CommandError(f"cannot listen on {listen}: {exc}") from None
+        raise CommandError(f"cannot listen on {listen} or {health_listen}: {exc}") from None
+    except BaseException:
+        await store.close()
+        raise
+    node.start_maintenance(fed.privacy.answer_refresh_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload_trust(service, fed))
+    loop.add_signal_handler(signal.SIGHUP, node.reload)
     host = listen.rpartition(":")[0]
-    bound = f"{host}:{server.port}"
-    info = {"listen": bound, "port": server.port, "key_id": key.key_id,
-            "tls": not plaintext, "peers": len(trust)}
+    bound = f"{host}:{node.port}"
+    health = f"{health_listen.rpartition(':')[0]}:{node.health_port}" if health_listen else None
+    info = {"listen": bound, "port": node.port, "health": health, "key_id": key.key_id,
+            "tls": not plaintext, "peers": len(node.trust)}
     if args.json:
         print_json(info)
     else:
-        print(f"serving {fed.node.node.name!r} on {bound} ({'plaintext' if plaintext else 'TLS'},"
-              f" key id {key.key_id}, {len(trust)} trusted peers); SIGTERM stops", flush=True)
+        print(f"serving {fed.node.node.name!r} on {bound}"
+              f" ({'plaintext' if plaintext else 'mutual TLS'}, key id {key.key_id},"
+              f" {len(node.trust)} trusted peers), health on {health or 'no local listener'};"
+              " SIGTERM stops, SIGHUP reloads peers and reopens the audit log", flush=True)
+    missing = [] if plaintext else [p.name for p in node.trust if p.certificate is None]
+    if missing:
+        logger.warning("no certificate yet for %s: they cannot connect until it is fetched"
+                       " (retried every %g s)", ", ".join(missing),
+                       fed.settings.peer_certificate_retry_s)
     sys.stdout.flush()
     try:
         await stop.wait()
     finally:
-        await server.stop(fed.limits.shutdown_grace_s)
+        await node.stop(fed.limits.shutdown_grace_s)
         await store.close()
-        audit.close()
     return 0
 
 
@@ -245,15 +333,6 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\n{result['asker']} asks its peers: {question_text(report['question'])}")
         print_report(report)
     return 0
-
-
-def _reload_trust(service: FederationService, fed: FederationConfig) -> None:
-    try:
-        service.replace_trust(TrustStore.load(fed.peers_path))
-    except TrustStoreError as exc:
-        logger.error("trust store not reloaded: %s", exc)
-    else:
-        logger.warning("trust store reloaded")
 
 
 def _question(args: argparse.Namespace) -> Question:

@@ -63,6 +63,16 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+async def peer_certificate(peer: Peer) -> bytes:
+    """Fetch the certificate ``peer.address`` presents; PEM if bound to ``peer.key``.
+
+    `PinMismatch` when it is not (another node, or a man in the middle),
+    `PeerUnreachable` when nothing answers.
+    """
+    host, port = split_address(peer.address)
+    return verify_binding(await fetch_certificate(host, port), peer.key)
+
+
 class FederationClient:
     """Signs with this node's key; one channel per peer, reused across questions."""
 
@@ -171,11 +181,10 @@ class FederationClient:
         if self._plaintext:
             channel = grpc.aio.insecure_channel(peer.address, options=options)
         else:
-            host, port = split_address(peer.address)
-            pem = verify_binding(await fetch_certificate(host, port), peer.key)
+            pem = peer.certificate or await peer_certificate(peer)
             name = server_name(peer.key.key_id)
             channel = grpc.aio.secure_channel(
-                peer.address, channel_credentials(pem),
+                peer.address, channel_credentials(pem, self._key),
                 options=[*options, ("grpc.ssl_target_name_override", name),
                          ("grpc.default_authority", name)])
         self._channels[peer.name] = channel

@@ -24,11 +24,17 @@ DEFAULT_PORT = 50551
 class FederationSettings:
     """How this node listens and asks."""
 
-    #: ``HOST:PORT`` that `serve` listens on (``--listen`` overrides).
+    #: ``HOST:PORT`` that `serve` listens on (``--listen`` overrides). Mutual
+    #: TLS: only trusted peers complete a handshake.
     listen: str = f"0.0.0.0:{DEFAULT_PORT}"
-    #: Talk plaintext gRPC instead of identity-pinned TLS. Only for loopback
-    #: tests and the local demo: without TLS, questions and answers are readable
-    #: on the path (they stay signed, so not forgeable).
+    #: ``HOST:PORT`` of the local monitoring listener: plaintext gRPC health
+    #: checking and reflection, no Federation methods. Loopback by default so
+    #: only this host (the container's healthcheck) reaches it; "" turns it off.
+    health_listen: str = f"127.0.0.1:{DEFAULT_PORT + 1}"
+    #: Talk plaintext gRPC instead of mutual, identity-pinned TLS. Only for
+    #: loopback tests: without TLS, questions and answers are readable on the
+    #: path (they stay signed, so not forgeable), and anyone who can reach the
+    #: port can open streams.
     plaintext: bool = False
     #: Per-peer deadline of one question, in seconds; a slower peer is reported
     #: as timed out while the others answer.
@@ -37,10 +43,17 @@ class FederationSettings:
     key_path: str = "node.key"
     #: Trust store file, relative to the node home.
     peers_path: str = "peers.json"
+    #: Durable replay cache and daily budgets (SQLite), relative to the node home.
+    state_path: str = "federation.db"
+    #: How often `serve` retries fetching the certificate of a trusted peer
+    #: that was unreachable when it was added, seconds. Until it has it, that
+    #: peer cannot connect to this node.
+    peer_certificate_retry_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if not self.query_deadline_s > 0:
-            raise ValueError(f"query_deadline_s: must be > 0, got {self.query_deadline_s!r}")
+        for name in ("query_deadline_s", "peer_certificate_retry_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +71,32 @@ class ServerLimits:
     #: Nonces remembered at most; when full, new requests are refused
     #: (RESOURCE_EXHAUSTED) instead of forgetting live nonces.
     replay_cache_entries: int = 200_000
-    #: RPCs served at once; more are refused with RESOURCE_EXHAUSTED by gRPC.
+    #: Calls held open at once, all peers together; more are refused with
+    #: RESOURCE_EXHAUSTED. gRPC's own limit is set to four times this, as a
+    #: memory backstop only, so fairness is decided here, per peer.
     max_concurrent_rpcs: int = 256
+    #: Calls one peer (one TLS identity; one address when plaintext) may hold
+    #: open at once; its next ones are refused at once, so one peer can never
+    #: take the slots others need. Lower starves bursty honest clients.
+    max_streams_per_peer: int = 32
+    #: HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); the
+    #: client queues beyond it.
+    max_streams_per_connection: int = 32
+    #: A call must deliver its whole request within this many seconds of
+    #: opening, else it is cancelled (DEADLINE_EXCEEDED): a stream that sends
+    #: headers and never a body holds its slot no longer than this.
+    request_timeout_s: float = 2.0
     #: On SIGTERM, in-flight calls get this long to finish, seconds.
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_metadata_bytes", "clock_window_s",
-                     "replay_cache_entries", "max_concurrent_rpcs"):
+                     "replay_cache_entries", "max_concurrent_rpcs", "max_streams_per_peer",
+                     "max_streams_per_connection"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
+        if not self.request_timeout_s > 0:
+            raise ValueError(f"request_timeout_s: must be > 0, got {self.request_timeout_s!r}")
         if self.shutdown_grace_s < 0:
             raise ValueError(f"shutdown_grace_s: must be ≥ 0, got {self.shutdown_grace_s!r}")
 
@@ -96,6 +125,10 @@ class FederationConfig:
     @property
     def audit_path(self) -> Path:
         return self.node.home_file(self.privacy.audit_log_path)
+
+    @property
+    def state_path(self) -> Path:
+        return self.node.home_file(self.settings.state_path)
 
 
 def load_federation_config(node: Config) -> FederationConfig:

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation.audit import AuditLog
 from federation.client import FederationClient
 from federation.config import FederationConfig, load_federation_config
 from federation.keys import NodeKey, ensure_key_file
 from federation.report import query_report
-from federation.server import FederationServer, start_server
-from federation.service import FederationService
+from federation.runtime import FederationNode, start_configured_node
+from federation.tls import make_certificate
 from federation.trust import TrustStore
 from federation.wire import FingerprintQuestion, Question, SmtpQuestion
 from node.home import init_home
@@ -105,14 +104,12 @@ class DemoNode:
     fed: FederationConfig
     key: NodeKey
     store: Store
-    service: FederationService
-    server: FederationServer
-    audit: AuditLog
+    node: FederationNode
     events_stored: int
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.server.port}"
+        return f"127.0.0.1:{self.node.port}"
 
 
 async def build_node(home: Path, name: str, log_lines: Sequence[str]) -> DemoNode:
@@ -128,27 +125,28 @@ async def build_node(home: Path, name: str, log_lines: Sequence[str]) -> DemoNod
         report = await ingest_sources(store, [str(log)], batch_size=config.store.batch_size,
                                       max_line_bytes=config.ingest.max_line_bytes)
         await refresh_profiles(store)
-        audit = AuditLog(fed.audit_path)
-        service = FederationService(key=key, name=name, trust=TrustStore(),
-                                    query=StoreQuery(store), limits=fed.limits,
-                                    policy=fed.privacy, audit=audit)
-        server = await start_server(service, "127.0.0.1:0", key=key, limits=fed.limits,
-                                    plaintext=False)
+        node = await start_configured_node(fed, key, StoreQuery(store), listen="127.0.0.1:0",
+                                           plaintext=False, health_listen="127.0.0.1:0")
     except BaseException:
         await store.close()
         raise
-    return DemoNode(name, fed, key, store, service, server, audit, report.events_stored)
+    return DemoNode(name, fed, key, store, node, report.events_stored)
 
 
 def trust_each_other(nodes: Sequence[DemoNode]) -> None:
-    """Every node trusts every other node's key at its bound address (peers.json too)."""
+    """Every node trusts every other node's key and certificate at its bound address.
+
+    The demo holds every key, so it makes each certificate itself; between
+    real operators `peers add` fetches it from the peer and checks its binding.
+    """
     for node in nodes:
         trust = TrustStore()
         for peer in nodes:
             if peer is not node:
-                trust.add(peer.name, peer.address, peer.key.public.text)
+                trust.add(peer.name, peer.address, peer.key.public.text,
+                          make_certificate(peer.key)[1])
         trust.save(node.fed.peers_path)
-        node.service.replace_trust(trust)
+        node.node.replace_trust(trust)
 
 
 @contextlib.asynccontextmanager
@@ -162,9 +160,8 @@ async def running_federation(base: Path) -> AsyncIterator[list[DemoNode]]:
         yield nodes
     finally:
         for node in nodes:
-            await node.server.stop(1.0)
+            await node.node.stop(1.0)
             await node.store.close()
-            node.audit.close()
 
 
 async def ask_from(asker: DemoNode, nodes: Sequence[DemoNode],

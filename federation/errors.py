@@ -10,10 +10,14 @@
     │   ├── ReplayedRequest              nonce already used inside the clock window
     │   └── OutsideClockWindow           timestamp too old or in the future
     ├── UnknownKey                       PERMISSION_DENIED (key id not in the trust store)
+    │   └── NotTheTlsPeer                envelope key differs from the TLS-authenticated peer
     ├── UnsupportedSchema                FAILED_PRECONDITION (names the served range)
     ├── OverBudget                       RESOURCE_EXHAUSTED (rate or daily question budget)
+    │   └── TooManyStreams               the peer already holds its share of open calls
     ├── Oversized                        RESOURCE_EXHAUSTED (request above the size limit)
+    ├── SlowRequest                      DEADLINE_EXCEEDED (request not delivered in time)
     ├── InvalidQuestion                  INVALID_ARGUMENT (well signed, not well formed)
+    ├── StateUnavailable                 UNAVAILABLE (replay/budget state could not be saved)
     └── PeerError                        client side: a peer's answer could not be used
         ├── PeerUnreachable              transport failure or deadline
         ├── PeerRefused                  the peer answered with a non-OK status
@@ -68,6 +72,10 @@ class UnknownKey(FederationError):
     """The key id is not in the trust store: this node does not answer it."""
 
 
+class NotTheTlsPeer(UnknownKey):
+    """The envelope names another key than the one the TLS handshake authenticated."""
+
+
 class UnsupportedSchema(FederationError):
     """The schema_version is outside the range this node serves."""
 
@@ -76,12 +84,24 @@ class OverBudget(FederationError):
     """The peer exceeded its request rate or its daily distinct-question budget."""
 
 
+class TooManyStreams(OverBudget):
+    """The peer already holds its share of concurrent calls (or the server is full)."""
+
+
 class Oversized(FederationError):
-    """The request (or its envelope) is larger than the configured limit."""
+    """The request (or its envelope, or its metadata) is larger than the configured limit."""
+
+
+class SlowRequest(FederationError):
+    """The call did not deliver its request message within the request deadline."""
 
 
 class InvalidQuestion(FederationError):
     """The request is authentic but not a well-formed question."""
+
+
+class StateUnavailable(FederationError):
+    """The durable replay/budget state could not be written: refuse rather than forget."""
 
 
 class PeerError(FederationError):
@@ -125,7 +145,9 @@ STATUS_TABLE: Mapping[type[FederationError], grpc.StatusCode] = {
     UnsupportedSchema: grpc.StatusCode.FAILED_PRECONDITION,
     OverBudget: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Oversized: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    SlowRequest: grpc.StatusCode.DEADLINE_EXCEEDED,
     InvalidQuestion: grpc.StatusCode.INVALID_ARGUMENT,
+    StateUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 #: Details sent for anything that is not a `FederationError` (no traceback, no repr).

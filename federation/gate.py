@@ -1,12 +1,14 @@
 """Admission of one request: every check, cheapest first, in one place.
 
-Order (docs/protocol.md): size → envelope present and well formed →
-schema_version served → key known → clock window → nonce not replayed →
-rate token → signature → remember the nonce. Everything before the signature
-is a comparison or a dictionary lookup, so a flood of forged requests costs
-no Ed25519 verification beyond each known key's token bucket. The nonce is
-remembered only after the signature verified (forgeries cannot burn nonces).
-No I/O, no clock of its own: ``now_s`` is passed in.
+Order (docs/protocol.md): size (body, metadata, envelope) → envelope present
+and well formed → schema_version served → key known → key is the TLS peer's
+→ clock window → nonce not replayed → rate token → signature → remember the
+nonce. Everything before the signature is a comparison or a dictionary
+lookup, so a flood of forged requests costs no Ed25519 verification beyond
+the sending peer's token bucket, and the bucket charged is the one of the
+peer the TLS handshake authenticated: nobody can spend another's. The nonce
+is remembered only after the signature verified (forgeries cannot burn
+nonces). No I/O, no clock of its own: ``now_s`` is passed in.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from federation.errors import (
     BadSignature,
     GarbledEnvelope,
     MissingEnvelope,
+    NotTheTlsPeer,
     Oversized,
     UnknownKey,
     UnsupportedSchema,
@@ -44,10 +47,17 @@ class Admitted:
     peer: Peer
     envelope: Envelope
     digest: bytes
+    #: When the accepted nonce may be forgotten (what `federation.ledger` keeps).
+    nonce_expires_ms: int
 
 
 def served_range() -> str:
     return f"{MIN_SCHEMA_VERSION}..{MAX_SCHEMA_VERSION}"
+
+
+def metadata_size(metadata: Metadata) -> int:
+    """Bytes of every metadata key and value, as HTTP/2 header sizes count them (+32 each)."""
+    return sum(len(key) + len(value) + 32 for key, value in metadata)
 
 
 def find_envelope(metadata: Metadata) -> bytes:
@@ -75,11 +85,23 @@ class Gate:
     def replace_trust(self, trust: TrustStore) -> None:
         self._trust = trust
 
-    def admit(self, method: str, body: bytes, metadata: Metadata, now_s: float) -> Admitted:
-        """Run every check on one request; raises the first failing check's error."""
+    @property
+    def nonces(self) -> NonceCache:
+        return self._nonces
+
+    def admit(self, method: str, body: bytes, metadata: Metadata, now_s: float,
+              tls_peer: str | None = None) -> Admitted:
+        """Run every check on one request; raises the first failing check's error.
+
+        ``tls_peer`` is the key id the TLS handshake authenticated (None when
+        plaintext): the envelope must name it, and its bucket pays.
+        """
         if len(body) > self._limits.max_request_bytes:
             raise Oversized(f"request of {len(body)} bytes exceeds"
                             f" {self._limits.max_request_bytes}")
+        metadata = tuple(metadata)
+        if metadata_size(metadata) > self._limits.max_metadata_bytes:
+            raise Oversized(f"metadata exceeds {self._limits.max_metadata_bytes} bytes")
         raw = find_envelope(metadata)
         if len(raw) > MAX_ENVELOPE_BYTES:
             raise Oversized(f"envelope exceeds {MAX_ENVELOPE_BYTES} bytes")
@@ -90,6 +112,8 @@ class Gate:
         peer = self._trust.by_key_id(envelope.key_id)
         if peer is None:
             raise UnknownKey(f"key {envelope.key_id} is not trusted by this node")
+        if tls_peer is not None and tls_peer != envelope.key_id:
+            raise NotTheTlsPeer("envelope key differs from the TLS client certificate's")
         now_ms = int(now_s * 1000)
         check_clock_window(envelope.timestamp_ms, now_ms, self._limits.clock_window_ms)
         self._nonces.check(envelope.key_id, envelope.nonce, now_ms)
@@ -98,4 +122,4 @@ class Gate:
             raise BadSignature("envelope was signed for another method")
         digest = verify_request(envelope, peer.key, method, body)
         self._nonces.remember(envelope.key_id, envelope.nonce, envelope.timestamp_ms, now_ms)
-        return Admitted(peer, envelope, digest)
+        return Admitted(peer, envelope, digest, self._nonces.expiry_ms(envelope.timestamp_ms))

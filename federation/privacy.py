@@ -1,21 +1,18 @@
 """What a node is willing to say: thresholds, coarse times, budgets (the privacy policy).
 
-Answers leave the node only through `shape_seen` / `shape_near`, which apply
-the thresholds and the time coarsening. "Below threshold" returns exactly the
-"never seen" aggregate, so a refusal is no oracle. The rate and question
-budgets (enforced by `federation.budget`) bound how fast a trusted peer can
-enumerate domains or fingerprints. Loaded from the ``[privacy]`` config section.
+Answers leave the node only through the answer snapshot
+(`federation.snapshot`), which applies the thresholds to every value on its
+own and coarsens the times. "Below threshold" returns exactly the "never
+seen" aggregate, so a refusal is no oracle. The rate and question budgets
+(enforced by `federation.budget`) bound how fast a trusted peer can enumerate
+domains or fingerprints. Loaded from the ``[privacy]`` config section.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from node.query import NearAggregate, SeenAggregate
-
 DAY_S = 86400
-_NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
-_NO_MATCH = NearAggregate(False, None, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +30,14 @@ class PrivacyPolicy:
     #: Coarser times leak less about when an attacker was active.
     time_granularity_s: int = DAY_S
     #: Largest SimHash distance a peer may ask about; a wide radius would count
-    #: every local session. Asking wider is INVALID_ARGUMENT.
+    #: every local session and cost more index work per question (16 costs at
+    #: most a few ms on 1M stored hashes, bench/simhash.py). Asking wider is
+    #: INVALID_ARGUMENT.
     max_simhash_distance: int = 16
+    #: Answers come from a snapshot retaken every this many seconds; a
+    #: question repeated inside the interval gets the same answer, so polling
+    #: learns of a new sighting no sooner. Shorter is fresher and leaks timing.
+    answer_refresh_s: int = 3600
     #: Token-bucket refill per peer, requests per second (all methods).
     rate_per_s: float = 2.0
     #: Token-bucket size per peer: requests a peer may burst after idling.
@@ -47,7 +50,7 @@ class PrivacyPolicy:
 
     def __post_init__(self) -> None:
         for name in ("min_count", "min_distinct_attackers", "time_granularity_s", "burst",
-                     "daily_distinct_questions"):
+                     "daily_distinct_questions", "answer_refresh_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
         if not 0 <= self.max_simhash_distance <= 64:
@@ -83,20 +86,3 @@ class SharedSeen:
     distinct_attackers: int
     first_seen_s: int | None
     last_seen_s: int | None
-
-
-def shape_seen(found: SeenAggregate, policy: PrivacyPolicy) -> SharedSeen:
-    """Apply thresholds and coarsening; below threshold is exactly "never seen"."""
-    if not found.seen or found.count < policy.min_count \
-            or found.distinct_attackers < policy.min_distinct_attackers:
-        found = _NEVER_SEEN
-    return SharedSeen(found.seen, found.count, found.distinct_attackers,
-                      coarsen_us(found.first_seen_us, policy.time_granularity_s),
-                      coarsen_us(found.last_seen_us, policy.time_granularity_s))
-
-
-def shape_near(found: NearAggregate, policy: PrivacyPolicy) -> NearAggregate:
-    """Below ``min_count`` SimHashes within the radius is exactly "no match"."""
-    if not found.match or found.count_within < policy.min_count:
-        return _NO_MATCH
-    return found

@@ -1,7 +1,8 @@
 """Freshness: the clock window and the nonce cache that refuses replays inside it.
 
 A request is fresh when its timestamp is within ``window_ms`` of the server's
-clock and its (key id, nonce) pair was not accepted before. A nonce only needs
+clock and its (key id, nonce) pair was not accepted before (in this process,
+or before a restart: `restore` reloads what `federation.ledger` kept). A nonce only needs
 remembering until its timestamp falls out of the window (after that the clock
 check refuses the replay), so the cache is bounded by the window: an entry
 expires at ``timestamp_ms + window_ms``. A hard ``max_entries`` cap fails
@@ -11,6 +12,7 @@ closed (`OverBudget`) rather than forgetting nonces that are still live.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 
 from federation.errors import OutsideClockWindow, OverBudget, ReplayedRequest
 
@@ -50,6 +52,17 @@ class NonceCache:
         if (key_id, nonce) in self._live:
             raise ReplayedRequest("replayed nonce inside the clock window")
 
+    def restore(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        """Reload ``(key id, nonce, expires_ms)`` entries kept across a restart."""
+        for key_id, nonce, expires_ms in entries:
+            if (key_id, nonce) not in self._live:
+                self._live.add((key_id, nonce))
+                heapq.heappush(self._expiry, (expires_ms, key_id, nonce))
+
+    def expiry_ms(self, timestamp_ms: int) -> int:
+        """When a nonce with this timestamp may be forgotten (the clock check takes over)."""
+        return timestamp_ms + self._window_ms
+
     def remember(self, key_id: str, nonce: bytes, timestamp_ms: int, now_ms: int) -> None:
         """Accept the nonce once; a second acceptance inside the window is a replay.
 
@@ -63,4 +76,4 @@ class NonceCache:
         if len(self._live) >= self._max_entries:
             raise OverBudget("too many requests inside the clock window; retry later")
         self._live.add(entry)
-        heapq.heappush(self._expiry, (timestamp_ms + self._window_ms, key_id, nonce))
+        heapq.heappush(self._expiry, (self.expiry_ms(timestamp_ms), key_id, nonce))

@@ -1,19 +1,30 @@
-"""The gRPC server: thin glue between the wire and `FederationService`.
+"""The gRPC servers: thin glue between the wire and `FederationService`.
 
-Every Federation method goes through one wrapper that receives the *raw*
-request bytes (no deserializer: the signature covers exactly these bytes),
-calls `FederationService.handle`, and either returns the signed answer with
-its envelope in the trailing metadata or ends the call with the status from
-`federation.errors.status_for`. Health checking and server reflection are
-served next to it.
+Every Federation method goes through one wrapper that takes a slot for the
+calling peer (`federation.slots`), reads the *raw* request bytes within the
+request deadline (no deserializer: the signature covers exactly these bytes),
+calls `FederationService.handle` with the peer the TLS handshake authenticated,
+and either returns the signed answer with its envelope in the trailing
+metadata or ends the call with the status from `federation.errors.status_for`.
+
+The methods are registered as stream-unary although the contract is unary (the
+bytes on the wire are the same): a unary handler only runs once the whole
+request has arrived, so a stream that sends headers and never a body would
+hold a slot for as long as its sender liked. This way the handler runs at
+once, and the deadline applies to the body.
+
+Two listeners: the federation port (mutual TLS; health and reflection beside
+Federation, for trusted peers) and the local monitoring port (plaintext,
+loopback by default: health and reflection only), which is what a container
+healthcheck or grpcurl on the host uses.
 """
 
 from __future__ import annotations
 
-import datetime
+import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -22,15 +33,24 @@ from grpc_reflection.v1alpha import reflection
 
 from federation.config import ServerLimits
 from federation.envelope import ANSWER_METADATA
-from federation.errors import FederationError, status_for
-from federation.keys import NodeKey
+from federation.errors import (
+    FederationError,
+    InvalidQuestion,
+    Oversized,
+    SlowRequest,
+    UnknownKey,
+    status_for,
+)
+from federation.peer_certs import PeerCertificates
 from federation.service import FederationService
-from federation.tls import server_credentials
+from federation.slots import StreamSlots
 from federation.wire import METHODS, SERVICE
 
 logger = logging.getLogger(__name__)
 
-RawHandler = Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
+Context = grpc.aio.ServicerContext[bytes, bytes]
+RawHandler = Callable[[AsyncIterator[bytes], Context], Awaitable[bytes]]
+_HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 class LogOnce:
@@ -54,35 +74,94 @@ class LogOnce:
         return True
 
 
-def _method_handler(service: FederationService, method: str, refusals: LogOnce) -> RawHandler:
-    async def call(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every method wrapper of one server shares."""
+
+    service: FederationService
+    limits: ServerLimits
+    certificates: PeerCertificates | None
+    slots: StreamSlots
+    refusals: LogOnce
+
+
+def _tls_peer(context: Context, certificates: PeerCertificates | None) -> str | None:
+    """The key id the handshake authenticated (None when plaintext)."""
+    if certificates is None:
+        return None
+    presented = list(context.auth_context().get("x509_pem_cert", ()))
+    key_id = certificates.key_id_for(presented[0]) if presented else None
+    if key_id is None:  # its peer was removed after the connection opened
+        raise UnknownKey("client certificate is not (or no longer) trusted")
+    return key_id
+
+
+def _slot_key(context: Context, tls_peer: str | None) -> str:
+    if tls_peer is not None:
+        return tls_peer
+    address = context.peer() or "unknown"
+    return address.rpartition(":")[0] or address
+
+
+async def _read_request(requests: AsyncIterator[bytes], limits: ServerLimits) -> bytes:
+    """Exactly one request message, whole, within the request deadline."""
+    body: bytes | None = None
+    try:
+        async with asyncio.timeout(limits.request_timeout_s):
+            async for message in requests:
+                if body is not None:
+                    raise InvalidQuestion("one request message per call")
+                if len(message) > limits.max_request_bytes:
+                    raise Oversized(f"request of {len(message)} bytes exceeds"
+                                    f" {limits.max_request_bytes}")
+                body = message
+    except TimeoutError:
+        raise SlowRequest(
+            f"request not received within {limits.request_timeout_s:g} s") from None
+    if body is None:
+        raise InvalidQuestion("no request message")
+    return body
+
+
+def _method_handler(shared: _Shared, method: str) -> RawHandler:
+    async def call(requests: AsyncIterator[bytes], context: Context) -> bytes:
+        slot: str | None = None
         try:
-            reply = await service.handle(method, request, context.invocation_metadata() or ())
+            tls_peer = _tls_peer(context, shared.certificates)
+            key = _slot_key(context, tls_peer)
+            shared.slots.acquire(key)
+            slot = key
+            body = await _read_request(requests, shared.limits)
+            reply = await shared.service.handle(method, body,
+                                                context.invocation_metadata() or (),
+                                                tls_peer=tls_peer)
         except Exception as exc:
             code, details = status_for(exc)
             if not isinstance(exc, FederationError):
                 logger.exception("internal error answering %s", method)
-            elif refusals.first(f"{method} {code.name} {details[:60]}"):
+            elif shared.refusals.first(f"{method} {code.name} {details[:60]}"):
                 logger.info("refused %s: %s %s", method, code.name, details[:200])
             await context.abort(code, details)
+        finally:
+            if slot is not None:
+                shared.slots.release(slot)
         context.set_trailing_metadata(((ANSWER_METADATA, reply.envelope),))
         return reply.body
 
     return call
 
 
-def federation_handler(service: FederationService) -> grpc.GenericRpcHandler:
+def federation_handler(shared: _Shared) -> grpc.GenericRpcHandler:
     """A generic handler for every Federation method, taking and returning raw bytes."""
-    refusals = LogOnce()
     return grpc.method_handlers_generic_handler(SERVICE, {
-        method.rsplit("/", 1)[1]: grpc.unary_unary_rpc_method_handler(
-            _method_handler(service, method, refusals))
+        method.rsplit("/", 1)[1]: grpc.stream_unary_rpc_method_handler(
+            _method_handler(shared, method))
         for method in METHODS
     })
 
 
 @dataclass(slots=True)
-class FederationServer:
+class GrpcServer:
     """A started server: its bound port, and a graceful stop."""
 
     server: grpc.aio.Server
@@ -98,37 +177,55 @@ class FederationServer:
         await self.server.wait_for_termination()
 
 
-async def start_server(service: FederationService, listen: str, *, key: NodeKey | None,
-                       limits: ServerLimits, plaintext: bool) -> FederationServer:
-    """Bind ``listen`` (``HOST:PORT``, port 0 = any) and start serving.
+def _serve_health(server: grpc.aio.Server, services: tuple[str, ...]) -> \
+        health.aio.HealthServicer:
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    reflection.enable_server_reflection((*services, _HEALTH_SERVICE, reflection.SERVICE_NAME),
+                                        server)
+    return servicer
 
-    TLS with the identity-bound certificate unless ``plaintext``; ``key`` is
-    needed for TLS.
-    """
-    server = grpc.aio.server(
-        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
-        options=[
-            ("grpc.max_receive_message_length", limits.max_request_bytes),
-            ("grpc.max_metadata_size", limits.max_metadata_bytes),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    server.add_generic_rpc_handlers((federation_handler(service),))
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
-    if plaintext:
-        port = server.add_insecure_port(listen)
-    else:
-        if key is None:
-            raise ValueError("TLS needs the node key")
-        now = datetime.datetime.now(datetime.UTC)
-        port = server.add_secure_port(listen, server_credentials(key, now))
+
+async def _started(server: grpc.aio.Server, port: int, listen: str,
+                   servicer: health.aio.HealthServicer) -> GrpcServer:
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()
     for name in ("", SERVICE):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return FederationServer(server, port, health_servicer)
+        await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, port, servicer)
+
+
+async def start_server(service: FederationService, listen: str, *, limits: ServerLimits,
+                       certificates: PeerCertificates | None) -> GrpcServer:
+    """Bind ``listen`` (``HOST:PORT``, port 0 = any) and serve the Federation.
+
+    Mutual TLS with ``certificates`` (the trusted peers'); plaintext when it is None.
+    """
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=4 * limits.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", limits.max_request_bytes),
+            ("grpc.max_metadata_size", limits.max_metadata_bytes),
+            ("grpc.absolute_max_metadata_size", 2 * limits.max_metadata_bytes),
+            ("grpc.max_concurrent_streams", limits.max_streams_per_connection),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    shared = _Shared(service, limits, certificates,
+                     StreamSlots(limits.max_streams_per_peer, limits.max_concurrent_rpcs),
+                     LogOnce())
+    server.add_generic_rpc_handlers((federation_handler(shared),))
+    servicer = _serve_health(server, (SERVICE,))
+    if certificates is None:
+        port = server.add_insecure_port(listen)
+    else:
+        port = server.add_secure_port(listen, certificates.credentials())
+    return await _started(server, port, listen, servicer)
+
+
+async def start_health_server(listen: str) -> GrpcServer:
+    """The local monitoring listener: plaintext health checking and reflection only."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    servicer = _serve_health(server, (SERVICE,))
+    return await _started(server, server.add_insecure_port(listen), listen, servicer)

@@ -1,15 +1,20 @@
 """Answering one admitted request: the transport-free core behind the gRPC server.
 
-``handle(method, body, metadata)`` admits the request (`federation.gate`),
-decodes the question, charges the daily question budget, asks the node
-through the `NodeQuery` seam, shapes the aggregate through the privacy policy,
-encodes and signs the answer, and writes the audit line. It raises
-`FederationError` subclasses; `federation.server` turns them into statuses.
+``handle(method, body, metadata, tls_peer)`` admits the request
+(`federation.gate`), decodes and normalises the question (a malformed one is
+refused before anything is charged), charges the daily question budget,
+answers from the current answer snapshot (`federation.snapshot`), makes the
+accepted nonce and the charge durable (`federation.ledger`), signs the answer,
+and writes the audit line. Every request whose sender is authenticated (by
+the TLS handshake, or by its signature when plaintext) is audited, answered
+or refused. It raises `FederationError` subclasses; `federation.server` turns
+them into statuses.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,10 +22,12 @@ from federation.audit import AuditLog
 from federation.budget import PeerBudgets
 from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
 from federation.envelope import encode_envelope, sign_answer
-from federation.errors import InvalidQuestion
-from federation.gate import Gate, Metadata
+from federation.errors import FederationError, InvalidQuestion, status_for
+from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
-from federation.privacy import PrivacyPolicy, shape_near, shape_seen
+from federation.ledger import Ledger, NonceRow, QuestionRow
+from federation.privacy import DAY_S, PrivacyPolicy
+from federation.snapshot import AnswerSnapshot, take_snapshot
 from federation.trust import TrustStore
 from federation.wire import (
     Answer,
@@ -29,12 +36,20 @@ from federation.wire import (
     NodeInfoQuestion,
     Question,
     SeenAnswer,
+    SimhashQuestion,
     SmtpQuestion,
     decode_question,
     encode_answer,
     question_json,
 )
-from node.query import MalformedQuery, NearAggregate, NodeQuery
+from node.query import (
+    MalformedQuery,
+    NearAggregate,
+    NodeQuery,
+    check_simhash_question,
+    fingerprint_question,
+    smtp_question,
+)
 
 #: Seconds since the Unix epoch; injected so tests never wait on wall-clock windows.
 Clock = Callable[[], float]
@@ -48,17 +63,41 @@ class Reply:
     envelope: bytes
 
 
-def question_key(question: Question) -> bytes:
-    """Canonical bytes of a question for the distinct-question budget (case variants collide)."""
-    if isinstance(question, SmtpQuestion):
-        return b"smtp\x00" + question.domain.strip().rstrip(".").lower().encode()
-    if isinstance(question, FingerprintQuestion):
-        value = question.value.strip().lower()
-        return b"fp\x00" + question.kind.encode() + b"\x00" + value.encode()
-    if isinstance(question, NodeInfoQuestion):
-        return b"info"
-    return b"sim\x00%s\x00%d\x00%d" % (question.kind.encode(), question.simhash,
-                                         question.max_distance)
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A well-formed question and the value it names in the node's stored form."""
+
+    question: Question
+    stored: str | None
+    budget_key: bytes
+
+
+def check_question(question: Question, policy: PrivacyPolicy) -> Checked:
+    """Normalise exactly as the node stores; `InvalidQuestion` when malformed.
+
+    The budget key is the normalised question, so case and spelling variants
+    of one question are charged once.
+    """
+    try:
+        if isinstance(question, SmtpQuestion):
+            stored = smtp_question(question.domain)
+            text = stored or question.domain.strip().rstrip(".").lower()
+            return Checked(question, stored, b"smtp\x00" + text.encode())
+        if isinstance(question, FingerprintQuestion):
+            stored = fingerprint_question(question.kind, question.value)
+            text = stored or question.value.strip().lower()
+            return Checked(question, stored,
+                           b"fp\x00%s\x00%s" % (question.kind.encode(), text.encode()))
+        if isinstance(question, NodeInfoQuestion):
+            return Checked(question, None, b"info")
+        check_simhash_question(question.kind, question.simhash, question.max_distance)
+    except MalformedQuery as exc:
+        raise InvalidQuestion(str(exc)) from None
+    if question.max_distance > policy.max_simhash_distance:
+        raise InvalidQuestion(f"max_distance above this node's limit of"
+                              f" {policy.max_simhash_distance}")
+    return Checked(question, None, b"sim\x00%s\x00%d\x00%d" % (
+        question.kind.encode(), question.simhash, question.max_distance))
 
 
 class FederationService:
@@ -66,57 +105,120 @@ class FederationService:
 
     def __init__(self, *, key: NodeKey, name: str, trust: TrustStore, query: NodeQuery,
                  limits: ServerLimits, policy: PrivacyPolicy, audit: AuditLog,
-                 clock: Clock = time.time) -> None:
+                 ledger: Ledger | None = None, clock: Clock = time.time) -> None:
         self._key = key
         self._name = name
+        self._trust = trust
         self._query = query
         self._policy = policy
         self._audit = audit
+        self._ledger = ledger or Ledger(None)
         self._clock = clock
         self._budgets = PeerBudgets(policy)
         self._gate = Gate(trust, limits, self._budgets)
+        self._snapshot = AnswerSnapshot(clock())
+        self._restore()
+
+    def _restore(self) -> None:
+        """Reload the nonces and today's question charges kept across a restart."""
+        now_s = self._clock()
+        self._gate.nonces.restore((row.key_id, row.nonce, row.expires_ms)
+                                  for row in self._ledger.nonces(int(now_s * 1000)))
+        today = int(now_s // DAY_S)
+        by_key: defaultdict[str, list[bytes]] = defaultdict(list)
+        for row in self._ledger.questions(today):
+            by_key[row.key_id].append(row.question)
+        for key_id, questions in by_key.items():
+            self._budgets.restore(key_id, today, questions)
+
+    @property
+    def snapshot(self) -> AnswerSnapshot:
+        return self._snapshot
 
     def replace_trust(self, trust: TrustStore) -> None:
         """Answer a new set of peers from now on (``serve`` reloads on SIGHUP)."""
+        self._trust = trust
         self._gate.replace_trust(trust)
 
-    async def handle(self, method: str, body: bytes, metadata: Metadata) -> Reply:
+    async def refresh(self) -> AnswerSnapshot:
+        """Retake the answer snapshot (at start, then every ``answer_refresh_s``)."""
+        self._snapshot = await take_snapshot(self._query, self._policy, self._clock())
+        return self._snapshot
+
+    async def handle(self, method: str, body: bytes, metadata: Metadata, *,
+                     tls_peer: str | None = None) -> Reply:
         now_s = self._clock()
-        admitted = self._gate.admit(method, body, metadata, now_s)
+        try:
+            admitted = self._gate.admit(method, body, metadata, now_s, tls_peer)
+        except FederationError as exc:
+            if tls_peer is not None:  # the handshake authenticated the sender
+                self._audit_refusal(now_s, tls_peer, method, None, exc)
+            raise
+        checked: Checked | None = None
+        try:
+            checked, charge = self._check_and_charge(admitted, method, body, now_s)
+            answer = self._answer(checked)
+            response = encode_answer(answer, admitted.envelope.schema_version, method)
+            await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
+        except FederationError as exc:
+            self._audit_refusal(now_s, admitted.peer.key.key_id, method, checked, exc)
+            await self._keep_nonce(admitted, now_s)
+            raise
+        envelope = sign_answer(self._key, method, admitted.envelope.schema_version,
+                               admitted.digest, response, now_ms=int(self._clock() * 1000))
+        self._audit.record(now_s=now_s, peer=admitted.peer.name,
+                           key_id=admitted.peer.key.key_id, method=method,
+                           question=question_json(checked.question),
+                           answer=_answer_json(answer))
+        return Reply(response, encode_envelope(envelope))
+
+    def _check_and_charge(self, admitted: Admitted, method: str, body: bytes,
+                          now_s: float) -> tuple[Checked, list[QuestionRow]]:
         version, question = decode_question(method, body)
         if version != admitted.envelope.schema_version:
             raise InvalidQuestion("schema_version in the request differs from the envelope's")
-        if not isinstance(question, NodeInfoQuestion):
-            self._budgets.charge_question(admitted.peer.key.key_id, question_key(question), now_s)
-        answer = await self._answer(question)
-        response = encode_answer(answer, version, method)
-        envelope = sign_answer(self._key, method, version, admitted.digest, response,
-                               now_ms=int(self._clock() * 1000))
-        if not isinstance(question, NodeInfoQuestion):
-            self._audit.record(now_s=now_s, peer=admitted.peer.name,
-                               key_id=admitted.peer.key.key_id, method=method,
-                               question=question_json(question), answer=_answer_json(answer))
-        return Reply(response, encode_envelope(envelope))
+        checked = check_question(question, self._policy)
+        if isinstance(question, NodeInfoQuestion):
+            return checked, []
+        key_id = admitted.peer.key.key_id
+        hashed = self._ledger.question_hash(checked.budget_key)
+        if not self._budgets.charge_question(key_id, hashed, now_s):
+            return checked, []
+        return checked, [QuestionRow(key_id, int(now_s // DAY_S), hashed)]
 
-    async def _answer(self, question: Question) -> Answer:
+    def _answer(self, checked: Checked) -> Answer:
+        question, snapshot = checked.question, self._snapshot
+        granularity = self._policy.time_granularity_s
         if isinstance(question, NodeInfoQuestion):
             return NodeInfo(self._name, self._key.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION)
-        granularity = self._policy.time_granularity_s
+        if isinstance(question, SmtpQuestion):
+            return SeenAnswer(snapshot.smtp_seen(checked.stored), granularity)
+        if isinstance(question, FingerprintQuestion):
+            return SeenAnswer(snapshot.fingerprint_seen(question.kind, checked.stored),
+                              granularity)
+        assert isinstance(question, SimhashQuestion)
+        return snapshot.near(question.kind, question.simhash, question.max_distance)
+
+    @staticmethod
+    def _nonce_row(admitted: Admitted) -> NonceRow:
+        return NonceRow(admitted.envelope.key_id, admitted.envelope.nonce,
+                        admitted.nonce_expires_ms)
+
+    async def _keep_nonce(self, admitted: Admitted, now_s: float) -> None:
+        """A refused request's nonce is kept too, so its replay is refused after a restart."""
         try:
-            if isinstance(question, SmtpQuestion):
-                found = await self._query.smtp_target(question.domain)
-                return SeenAnswer(shape_seen(found, self._policy), granularity)
-            if isinstance(question, FingerprintQuestion):
-                found = await self._query.fingerprint(question.kind, question.value)
-                return SeenAnswer(shape_seen(found, self._policy), granularity)
-            if question.max_distance > self._policy.max_simhash_distance:
-                raise InvalidQuestion(f"max_distance above this node's limit of"
-                                      f" {self._policy.max_simhash_distance}")
-            near = await self._query.simhash_near(question.kind, question.simhash,
-                                                  question.max_distance)
-            return shape_near(near, self._policy)
-        except MalformedQuery as exc:
-            raise InvalidQuestion(str(exc)) from None
+            await self._ledger.record([self._nonce_row(admitted)], [], int(now_s * 1000))
+        except FederationError:
+            pass  # the refusal stands; the ledger already logged why it could not write
+
+    def _audit_refusal(self, now_s: float, key_id: str, method: str, checked: Checked | None,
+                       exc: FederationError) -> None:
+        peer = self._trust.by_key_id(key_id)
+        code, details = status_for(exc)
+        self._audit.record(now_s=now_s, peer=peer.name if peer else "?", key_id=key_id,
+                           method=method,
+                           question=None if checked is None else question_json(checked.question),
+                           answer=None, status=code.name, reason=details)
 
 
 def _answer_json(answer: Answer) -> dict[str, object]:
@@ -124,4 +226,4 @@ def _answer_json(answer: Answer) -> dict[str, object]:
         return {"seen": answer.seen.seen, "count": answer.seen.count}
     if isinstance(answer, NearAggregate):
         return {"match": answer.match, "count_within": answer.count_within}
-    return {}
+    return {"name": answer.name}

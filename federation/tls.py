@@ -4,12 +4,17 @@ gRPC's TLS stack (BoringSSL) does not negotiate Ed25519 certificates, so the
 TLS key is an ECDSA P-256 key *derived* from the node's Ed25519 seed (HKDF,
 stable across restarts, never stored). Its self-signed certificate carries a
 binding extension: the node's Ed25519 signature over the certificate's
-SubjectPublicKeyInfo. A client that knows only the peer's Ed25519 public key
-(from the trust store) fetches the certificate, checks the binding, and then
-pins exactly that certificate as the channel's only root, with the name
-``<key id>.decnet-fed.invalid``. A man in the middle must present either
-another certificate (no valid binding: refused) or this one (without its
-private key the handshake fails).
+SubjectPublicKeyInfo. The certificate is deterministic (serial from the key
+id, fixed validity, RFC 6979 ECDSA), so the same node presents the same bytes
+after every restart and a peer may store them.
+
+Both directions use it (mutual TLS): a client pins the server's certificate as
+its only root, with the name ``<key id>.decnet-fed.invalid``, and presents its
+own; the server accepts only client certificates of trusted peers
+(`federation.peer_certs`). A certificate is trusted only after its binding
+verified against the public key in the trust store, so a man in the middle
+must present either another certificate (no valid binding: refused) or this
+one (without its private key the handshake fails).
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ BINDING_OID = x509.ObjectIdentifier("2.25.19015228155362283957418721865141955302
 BINDING_DOMAIN = b"decnet-fed/v1/tls-binding\x00"
 _HKDF_INFO = b"decnet-fed/v1/tls-key p256"
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_VALIDITY = datetime.timedelta(days=3650)
+#: Fixed validity: the certificate is pinned, never expires by date, and is the
+#: same bytes after every restart. 9999-12-31 is RFC 5280's "no expiry" date.
+_NOT_BEFORE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+_NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
 
 
 def server_name(key_id: str) -> str:
@@ -53,8 +61,11 @@ def _spki(public: ec.EllipticCurvePublicKey) -> bytes:
                                serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def make_certificate(key: NodeKey, now: datetime.datetime) -> tuple[bytes, bytes]:
-    """``(private key PEM, certificate PEM)`` of the node's bound, self-signed certificate."""
+def make_certificate(key: NodeKey) -> tuple[bytes, bytes]:
+    """``(private key PEM, certificate PEM)`` of the node's bound, self-signed certificate.
+
+    Deterministic: the same key always gives the same bytes.
+    """
     tls_key = derive_tls_key(key)
     binding = key.sign(BINDING_DOMAIN + _spki(tls_key.public_key()))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name(key.key_id))])
@@ -62,24 +73,19 @@ def make_certificate(key: NodeKey, now: datetime.datetime) -> tuple[bytes, bytes
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name)
         .public_key(tls_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + _VALIDITY)
+        .serial_number(int(key.key_id, 16) | 1 << 64)
+        .not_valid_before(_NOT_BEFORE)
+        .not_valid_after(_NOT_AFTER)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name(key.key_id))]),
                        critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.UnrecognizedExtension(BINDING_OID, binding), critical=False)
-        .sign(tls_key, hashes.SHA256())
+        .sign(tls_key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     key_pem = tls_key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
-
-
-def server_credentials(key: NodeKey, now: datetime.datetime) -> grpc.ServerCredentials:
-    key_pem, cert_pem = make_certificate(key, now)
-    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
 
 
 def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
@@ -101,6 +107,9 @@ def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
 async def fetch_certificate(host: str, port: int) -> bytes:
     """The DER certificate a TLS server presents (unverified: `verify_binding` decides)."""
     context = ssl.create_default_context()
+    # TLS 1.3: the server's certificate arrives before it asks for ours, so this
+    # works against a server that demands a client certificate we lack.
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # noqa: S501 - verified by the identity binding instead
     context.set_alpn_protocols(["h2"])
@@ -123,6 +132,24 @@ async def fetch_certificate(host: str, port: int) -> bytes:
     return der
 
 
-def channel_credentials(cert_pem: bytes) -> grpc.ChannelCredentials:
-    """Credentials trusting exactly this (verified) certificate."""
-    return grpc.ssl_channel_credentials(root_certificates=cert_pem)
+def channel_credentials(peer_cert_pem: bytes, own: NodeKey) -> grpc.ChannelCredentials:
+    """Credentials trusting exactly this (verified) certificate and presenting our own."""
+    key_pem, cert_pem = make_certificate(own)
+    return grpc.ssl_channel_credentials(root_certificates=peer_cert_pem,
+                                        private_key=key_pem, certificate_chain=cert_pem)
+
+
+def certificate_der(pem: bytes) -> bytes:
+    """DER of a PEM certificate; anything else is `PinMismatch`."""
+    try:
+        return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    except ValueError:
+        raise PinMismatch("not a PEM certificate") from None
+
+
+def certificate_spki(cert_pem: bytes) -> bytes:
+    """The SubjectPublicKeyInfo DER of a PEM certificate (the key the handshake proved)."""
+    public = x509.load_pem_x509_certificate(cert_pem).public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise PinMismatch("certificate key is not P-256")
+    return _spki(public)

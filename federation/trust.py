@@ -3,6 +3,11 @@
 Trust is explicit: a peer is trusted because its operator's public key was
 added with ``decnet-fed peers add``. The store is a small JSON file in the
 node home (``peers.json``, mode 0600), rewritten atomically on every change.
+
+Each peer may also carry its TLS certificate (fetched from its address when it
+is added, docs/protocol.md "Transport"): the server needs it to accept that
+peer's client certificate. A certificate is kept only if its identity binding
+verifies against the peer's public key, on add and on every load.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federation.errors import KeyFileError, TrustStoreError
+from federation.errors import KeyFileError, PinMismatch, TrustStoreError
 from federation.keys import PeerKey, parse_public_key
+from federation.tls import certificate_der, verify_binding
 
 TRUST_FILENAME = "peers.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -31,10 +37,12 @@ class Peer:
     name: str
     address: str
     key: PeerKey
+    #: PEM of the peer's identity-bound TLS certificate, once fetched and verified.
+    certificate: bytes | None = None
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, object]:
         return {"name": self.name, "address": self.address, "public_key": self.key.text,
-                "key_id": self.key.key_id}
+                "key_id": self.key.key_id, "certificate": self.certificate is not None}
 
 
 def check_name(name: str) -> str:
@@ -84,13 +92,25 @@ class TrustStore:
     def by_name(self, name: str) -> Peer | None:
         return self._by_name.get(name)
 
-    def add(self, name: str, address: str, public_key: str) -> Peer:
+    def add(self, name: str, address: str, public_key: str,
+            certificate: bytes | None = None) -> Peer:
+        """Trust a peer; ``certificate`` (PEM) must be bound to ``public_key``."""
         try:
             key = PeerKey(parse_public_key(public_key))
         except KeyFileError as exc:
             raise TrustStoreError(str(exc)) from None
-        peer = Peer(check_name(name), check_address(address), key)
+        peer = Peer(check_name(name), check_address(address), key,
+                    None if certificate is None else _checked_certificate(certificate, key))
         self._insert(peer)
+        return peer
+
+    def set_certificate(self, name: str, certificate: bytes) -> Peer:
+        """Attach a peer's (verified) certificate, replacing any earlier one."""
+        old = self._by_name.get(name)
+        if old is None:
+            raise TrustStoreError(f"no peer named {name[:80]!r}")
+        peer = Peer(old.name, old.address, old.key, _checked_certificate(certificate, old.key))
+        self._by_name[name] = self._by_key_id[peer.key.key_id] = peer
         return peer
 
     def remove(self, name: str) -> Peer:
@@ -116,8 +136,12 @@ class TrustStore:
             if not isinstance(entry, dict) or not all(
                     isinstance(entry.get(k), str) for k in ("name", "address", "public_key")):
                 raise TrustStoreError(f"{path}: peer entries need name, address, public_key")
+            certificate = entry.get("certificate")
+            if certificate is not None and not isinstance(certificate, str):
+                raise TrustStoreError(f"{path}: a peer's certificate must be PEM text")
             try:
-                store.add(entry["name"], entry["address"], entry["public_key"])
+                store.add(entry["name"], entry["address"], entry["public_key"],
+                          None if certificate is None else certificate.encode("ascii", "replace"))
             except TrustStoreError as exc:
                 raise TrustStoreError(f"{path}: {exc}") from None
         return store
@@ -125,7 +149,9 @@ class TrustStore:
     def save(self, path: Path) -> None:
         """Atomically replace the file (mode 0600)."""
         body = json.dumps({"format": _FORMAT, "peers": [
-            {"name": p.name, "address": p.address, "public_key": p.key.text} for p in self
+            {"name": p.name, "address": p.address, "public_key": p.key.text,
+             **({} if p.certificate is None else {"certificate": p.certificate.decode()})}
+            for p in self
         ]}, indent=2) + "\n"
         tmp = path.with_suffix(".json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -134,3 +160,11 @@ class TrustStore:
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(path)
+
+
+def _checked_certificate(pem: bytes, key: PeerKey) -> bytes:
+    """The certificate PEM if it is a certificate bound to ``key``, else `TrustStoreError`."""
+    try:
+        return verify_binding(certificate_der(pem), key)
+    except PinMismatch as exc:
+        raise TrustStoreError(f"certificate of key {key.key_id}: {exc}") from None

@@ -1,16 +1,27 @@
 """The privacy seam: the only view of the node that the federation may read.
 
 Everything returned here is a frozen aggregate that is safe to share: counts,
-coarse-able times, booleans. No IP, observation or identity id, honeypot name,
-credential, command or mail local-part type ever appears in this module's
-return values. `federation` imports this module and nothing else of `node`'s
-data layer.
+coarse-able times, booleans, and the shared values themselves (target
+domains, fingerprints, SimHashes). No IP, observation or identity id,
+honeypot name, credential, command or mail local-part type ever appears in
+this module's return values. `federation` imports this module and nothing
+else of `node`'s data layer.
+
+The federation reads it in bulk (`NodeQuery`): at each answer refresh it takes
+every value that passes the privacy thresholds *on its own* and answers peers
+from that snapshot. The per-question methods of `StoreQuery` serve the local
+CLI. The question normalisers (`smtp_question`, `fingerprint_question`,
+`check_simhash_question`) are the node's own, so a peer's question names a
+value exactly as the node stores it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from node.ingest.timestamps import format_time_us
 from node.profile.fingerprints import TYPES, validate_fingerprint
@@ -49,19 +60,46 @@ class NearAggregate:
     count_within: int
 
 
+@dataclass(frozen=True, slots=True)
+class ValueAggregate:
+    """One stored value and its aggregate: the unit every privacy threshold applies to."""
+
+    value: str
+    count: int
+    distinct_attackers: int
+    first_seen_us: int
+    last_seen_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimhashSet:
+    """Distinct SimHash values of one kind and their sightings, as parallel arrays."""
+
+    values: NDArray[np.uint64]
+    counts: NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """What a single value needs before it may be shared at all."""
+
+    min_count: int
+    min_distinct_attackers: int
+
+
 class NodeQuery(Protocol):
-    """Aggregate-only questions the federation may ask the node."""
+    """The federation's bulk view: every shareable value passing ``thresholds`` on its own."""
 
-    async def smtp_target(self, domain: str) -> SeenAggregate:
-        """Mail targeting of ``domain`` (already normalised by the caller or here)."""
+    async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
+        """Target mail domains (normalised) with their aggregates."""
         ...
 
-    async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
-        """Sightings of a client/server fingerprint (``ja3``, ``ja4``, ``hassh`` …)."""
+    async def fingerprints(self, thresholds: Thresholds) -> dict[str, list[ValueAggregate]]:
+        """Client and server fingerprints by kind (``ja3``, ``hassh`` …)."""
         ...
 
-    async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
-        """Local SimHashes of ``kind`` (``keystroke``, ``mail_body``) near ``simhash``."""
+    async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
+        """SimHashes of ``kind`` (``keystroke``, ``mail_body``); zero hashes excluded."""
         ...
 
 
@@ -71,6 +109,30 @@ SIMHASH_KINDS = frozenset({"keystroke", "mail_body"})
 _NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
 _NO_SIMHASH = "0" * 16
 
+#: Per value: sightings, distinct attackers (observations until identities
+#: exist), first and last seen; only values passing the thresholds.
+_SMTP_TARGETS_SQL = """
+SELECT domain, sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)
+FROM profile_smtp_targets GROUP BY domain
+HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
+"""
+_FINGERPRINTS_SQL = """
+SELECT kind, value, sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)
+FROM profile_fingerprints GROUP BY kind, value
+HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
+"""
+#: A keystroke SimHash is one session's; its attacker is the session's source
+#: address (a session not linked to one counts as an attacker of its own).
+_KEYSTROKE_SIMHASHES_SQL = """
+SELECT k.simhash, count(*) FROM keystroke_simhashes k LEFT JOIN session_links s USING (sid)
+WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
+HAVING count(*) >= ? AND count(DISTINCT coalesce(s.ip, 'sid:' || k.sid)) >= ?
+"""
+_MAIL_SIMHASHES_SQL = """
+SELECT simhash, sum(count) FROM profile_mail_simhashes WHERE simhash != '0000000000000000'
+GROUP BY simhash HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
+"""
+
 
 class MalformedQuery(ValueError):
     """A question that is not well formed (unknown kind, bad value, bad distance).
@@ -78,6 +140,32 @@ class MalformedQuery(ValueError):
     Well-formed questions about things never seen (or below any threshold)
     are not errors: they get the same "not seen" answer, so refusals are no oracle.
     """
+
+
+def smtp_question(domain: str) -> str | None:
+    """The stored form of a target domain; None for one that is never stored (reserved …)."""
+    normalised = normalise_domain(domain)
+    return None if isinstance(normalised, Rejected) else normalised
+
+
+def fingerprint_question(kind: str, value: str) -> str | None:
+    """The stored form of a fingerprint; None when it can never be stored; else MalformedQuery."""
+    if kind not in TYPES:
+        raise MalformedQuery(f"unknown fingerprint kind {kind!r}")
+    checked = validate_fingerprint(kind, value)
+    if isinstance(checked, Rejected):
+        raise MalformedQuery(f"not a valid {kind} value ({checked.reason})")
+    return checked
+
+
+def check_simhash_question(kind: str, simhash: int, max_distance: int) -> None:
+    """MalformedQuery unless ``kind`` is served and ``simhash``/``max_distance`` are in range."""
+    if kind not in SIMHASH_KINDS:
+        raise MalformedQuery(f"unknown SimHash kind {kind!r}")
+    if not 0 <= simhash < 1 << BITS:
+        raise MalformedQuery("SimHash out of 64-bit range")
+    if not 0 <= max_distance <= BITS:
+        raise MalformedQuery(f"distance must be 0..{BITS}")
 
 
 class StoreQuery:
@@ -90,20 +178,47 @@ class StoreQuery:
     def __init__(self, store: Store) -> None:
         self._store = store
 
+    async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
+        await fold_journals(self._store)
+        rows = await self._store.fetch(_SMTP_TARGETS_SQL, _having(thresholds))
+        return [ValueAggregate(str(v), int(c), int(d), int(f), int(la))
+                for v, c, d, f, la in rows]
+
+    async def fingerprints(self, thresholds: Thresholds) -> dict[str, list[ValueAggregate]]:
+        await fold_journals(self._store)
+        found: dict[str, list[ValueAggregate]] = {}
+        for kind, v, c, d, f, la in await self._store.fetch(_FINGERPRINTS_SQL,
+                                                             _having(thresholds)):
+            found.setdefault(str(kind), []).append(
+                ValueAggregate(str(v), int(c), int(d), int(f), int(la)))
+        return found
+
+    async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
+        if kind not in SIMHASH_KINDS:
+            raise MalformedQuery(f"unknown SimHash kind {kind!r}")
+        if kind == "keystroke":
+            await refresh_keystroke_simhashes(self._store)
+            sql = _KEYSTROKE_SIMHASHES_SQL
+        else:
+            await fold_journals(self._store)
+            sql = _MAIL_SIMHASHES_SQL
+        rows = await self._store.fetch(sql, _having(thresholds))
+        values = np.fromiter((int(v, 16) for v, _ in rows), dtype=np.uint64, count=len(rows))
+        counts = np.fromiter((int(c) for _, c in rows), dtype=np.int64, count=len(rows))
+        return SimhashSet(values, counts)
+
     async def smtp_target(self, domain: str) -> SeenAggregate:
-        normalised = normalise_domain(domain)
-        if isinstance(normalised, Rejected):
+        """This node's own aggregate for one domain (the local CLI; no thresholds)."""
+        normalised = smtp_question(domain)
+        if normalised is None:
             return _NEVER_SEEN
         return await self._seen(
             "SELECT sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)"
             " FROM profile_smtp_targets WHERE domain = ?", (normalised,))
 
     async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
-        if kind not in TYPES:
-            raise MalformedQuery(f"unknown fingerprint kind {kind!r}")
-        checked = validate_fingerprint(kind, value)
-        if isinstance(checked, Rejected):
-            raise MalformedQuery(f"not a valid {kind} value ({checked.reason})")
+        """This node's own aggregate for one fingerprint (the local CLI; no thresholds)."""
+        checked = fingerprint_question(kind, value)
         if checked is None:
             return _NEVER_SEEN
         return await self._seen(
@@ -111,12 +226,8 @@ class StoreQuery:
             " FROM profile_fingerprints WHERE kind = ? AND value = ?", (kind, checked))
 
     async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
-        if kind not in SIMHASH_KINDS:
-            raise MalformedQuery(f"unknown SimHash kind {kind!r}")
-        if not 0 <= simhash < 1 << BITS:
-            raise MalformedQuery("SimHash out of 64-bit range")
-        if not 0 <= max_distance <= BITS:
-            raise MalformedQuery(f"distance must be 0..{BITS}")
+        """This node's own SimHashes near a probe (the local CLI; no thresholds)."""
+        check_simhash_question(kind, simhash, max_distance)
         if simhash == 0:
             return NearAggregate(False, None, 0)
         if kind == "keystroke":
@@ -137,6 +248,10 @@ class StoreQuery:
         if not count:
             return _NEVER_SEEN
         return SeenAggregate(True, int(count), int(distinct), first, last)
+
+
+def _having(thresholds: Thresholds) -> tuple[int, int]:
+    return thresholds.min_count, thresholds.min_distinct_attackers
 
 
 async def local_smtp_answer(store: Store, domain: str) -> dict[str, object]:

@@ -1,21 +1,32 @@
-"""Helpers for the federation suites: fake node queries, signed requests, a fake clock."""
+"""Helpers for the federation suites: fake node data, signed requests, a fake clock."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from federation.audit import AuditLog
 from federation.config import ServerLimits
 from federation.envelope import REQUEST_METADATA, Envelope, encode_envelope, sign_request
 from federation.keys import NodeKey
+from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
 from federation.trust import TrustStore
 from federation.wire import Question, encode_question, method_of
-from node.query import MalformedQuery, NearAggregate, SeenAggregate
+from node.query import SimhashSet, Thresholds, ValueAggregate
 
 T0 = 1_772_442_600.0  # 2026-03-02T09:10:00Z
-SEEN = SeenAggregate(True, 7, 3, int(T0 * 1e6) - 5_000_000_000, int(T0 * 1e6))
+JA3 = "e7d705a3286e19ea42f587b344ee6865"
+KEYSTROKE = 0x9F3C2A1B0E4D5C6F
+
+
+def seen_value(value: str, count: int = 7, distinct: int = 3) -> ValueAggregate:
+    """A stored value seen ``count`` times by ``distinct`` attackers, last at T0."""
+    return ValueAggregate(value, count, distinct, int(T0 * 1e6) - 5_000_000_000, int(T0 * 1e6))
 
 
 @dataclass
@@ -28,30 +39,46 @@ class FakeClock:
         return self.now
 
 
+def _filtered(values: list[ValueAggregate], thresholds: Thresholds) -> list[ValueAggregate]:
+    return [v for v in values if v.count >= thresholds.min_count
+            and v.distinct_attackers >= thresholds.min_distinct_attackers]
+
+
 @dataclass
 class FakeQuery:
-    """A `NodeQuery` answering fixed aggregates and recording what it was asked."""
+    """A `NodeQuery` over fixed values (corp1.com, one JA3, one keystroke SimHash)."""
 
-    seen: SeenAggregate = SEEN
-    near: NearAggregate = field(default_factory=lambda: NearAggregate(True, 2, 4))
-    fail_with: Exception | None = None
-    asked: list[tuple[str, ...]] = field(default_factory=list)
+    smtp: list[ValueAggregate] = field(default_factory=lambda: [seen_value("corp1.com")])
+    fingerprint_values: dict[str, list[ValueAggregate]] = field(
+        default_factory=lambda: {"ja3": [seen_value(JA3)]})
+    #: kind → [(simhash, sightings, distinct attackers)]
+    simhash_values: dict[str, list[tuple[int, int, int]]] = field(
+        default_factory=lambda: {"keystroke": [(KEYSTROKE, 4, 2)]})
+    refreshed: int = 0
 
-    async def smtp_target(self, domain: str) -> SeenAggregate:
-        self.asked.append(("smtp", domain))
-        if self.fail_with is not None:
-            raise self.fail_with
-        return self.seen
+    async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
+        self.refreshed += 1
+        return _filtered(self.smtp, thresholds)
 
-    async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
-        self.asked.append(("fingerprint", kind, value))
-        if kind == "bogus":
-            raise MalformedQuery("unknown fingerprint kind 'bogus'")
-        return self.seen
+    async def fingerprints(self, thresholds: Thresholds) -> dict[str, list[ValueAggregate]]:
+        return {k: _filtered(v, thresholds) for k, v in self.fingerprint_values.items()}
 
-    async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
-        self.asked.append(("simhash", kind))
-        return self.near
+    async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
+        kept = [(h, c) for h, c, d in self.simhash_values.get(kind, [])
+                if c >= thresholds.min_count and d >= thresholds.min_distinct_attackers]
+        return SimhashSet(np.array([h for h, _ in kept], dtype=np.uint64),
+                          np.array([c for _, c in kept], dtype=np.int64))
+
+
+class MemoryAudit(AuditLog):
+    """An audit log that keeps its entries in a list (tests read them)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.entries: list[dict[str, Any]] = []
+
+    def record(self, **entry: Any) -> None:
+        self.entries.append(entry)
 
 
 @dataclass
@@ -66,7 +93,9 @@ class Node:
 
 def make_node(trusted: list[NodeKey], *, policy: PrivacyPolicy | None = None,
               limits: ServerLimits | None = None, query: FakeQuery | None = None,
-              name: str = "alpha", audit: AuditLog | None = None) -> Node:
+              name: str = "alpha", audit: AuditLog | None = None,
+              ledger: Ledger | None = None) -> Node:
+    """A service over ``query`` with its first snapshot taken (call from sync tests)."""
     key = NodeKey.generate()
     trust = TrustStore()
     for i, peer in enumerate(trusted):
@@ -76,7 +105,8 @@ def make_node(trusted: list[NodeKey], *, policy: PrivacyPolicy | None = None,
     service = FederationService(key=key, name=name, trust=trust, query=query,
                                 limits=limits or ServerLimits(),
                                 policy=policy or PrivacyPolicy.local(),
-                                audit=audit or AuditLog(None), clock=clock)
+                                audit=audit or AuditLog(None), ledger=ledger, clock=clock)
+    asyncio.run(service.refresh())
     return Node(key, service, query, clock)
 
 

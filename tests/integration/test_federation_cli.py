@@ -39,11 +39,12 @@ def serving(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]
     fed(home, "ingest", *map(str, sorted(SAMPLES.iterdir())), check=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
     proc = subprocess.Popen([console_script(), "--home", str(home), "serve", "--listen",
-                             "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "127.0.0.1:0", "--health-listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**env, **OFFLINE})
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    match = re.search(r"127\.0\.0\.1:(\d+) \(TLS", line)
+    match = re.search(r"127\.0\.0\.1:(\d+) \(mutual TLS", line)
     if match is None:
         proc.kill()
         pytest.fail(f"serve did not start: {line!r} {proc.communicate()[1]}")
@@ -85,7 +86,7 @@ def test_peers_add_list_remove(tmp_path: Path) -> None:
     fed(home, "peers", "add", "bravo", "127.0.0.1:50551", "--key", key)
     listed = json_out(fed(home, "peers", "list", "--json"))
     assert listed == [{"name": "bravo", "address": "127.0.0.1:50551", "public_key": key,
-                       "key_id": whoami(other)["key_id"]}]
+                       "key_id": whoami(other)["key_id"], "certificate": False}]
     assert "bravo" in fed(home, "peers", "list").stdout
     duplicate = fed(home, "peers", "add", "bravo", "h:1", "--key", key, check=False)
     assert duplicate.returncode == 1 and "already" in duplicate.stderr
@@ -107,7 +108,10 @@ def test_serve_and_query_over_tls_end_to_end(
     alpha, proc, port = serving
     bravo = tmp_path / "bravo"
     fed(bravo, "init", "--name", "bravo")
-    fed(alpha, "peers", "add", "bravo", "127.0.0.1:1", "--key", whoami(bravo)["public_key"])
+    certificate = tmp_path / "bravo.pem"  # bravo does not serve: alpha cannot fetch it
+    certificate.write_text(fed(bravo, "whoami", "--certificate").stdout)
+    fed(alpha, "peers", "add", "bravo", "127.0.0.1:1", "--key", whoami(bravo)["public_key"],
+        "--certificate", str(certificate))
     proc.send_signal(signal.SIGHUP)  # serve reloads the trust store
     fed(bravo, "peers", "add", "alpha", f"127.0.0.1:{port}", "--key",
         whoami(alpha)["public_key"])
@@ -145,7 +149,8 @@ def test_serve_and_query_over_tls_end_to_end(
     assert local["seen"] is True
 
     audit = (alpha / "audit.log").read_text(encoding="utf-8").splitlines()
-    assert len(audit) == 4 and all('"peer":"bravo"' in line for line in audit)
+    assert len(audit) == 6 and all('"peer":"bravo"' in line for line in audit)
+    assert sum('GetNodeInfo' in line for line in audit) == 2  # peers check, audited too
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
 

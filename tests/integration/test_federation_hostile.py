@@ -1,15 +1,16 @@
-"""Hostile clients and hostile peers against real servers on loopback.
+"""Hostile clients and hostile peers against real servers on loopback, over mutual TLS.
 
 Each attack gets its status, and the server keeps answering an honest peer
 right after it. Time is the servers' injected clock: no test waits on a
-wall-clock window.
+wall-clock window. (tests/integration/test_federation_attacks.py holds the
+attacks of the hardening review, each with an honest peer asking throughout.)
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -41,12 +42,19 @@ SMTP = SmtpQuestion("corp1.com")
 class Target:
     node: RunningNode
     honest: NodeKey
-    channel: grpc.aio.Channel
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    def channel(self, key: NodeKey) -> grpc.aio.Channel:
+        """A channel presenting ``key``'s certificate (trusted or not)."""
+        if key.key_id not in self.channels:
+            self.channels[key.key_id] = self.node.channel(key)
+        return self.channels[key.key_id]
 
     async def call(self, method: str, body: bytes,
-                   metadata: tuple[tuple[str, Any], ...] = ()) -> Code:
+                   metadata: tuple[tuple[str, Any], ...] = (),
+                   via: NodeKey | None = None) -> Code:
         multicallable: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = \
-            self.channel.unary_unary(method)
+            self.channel(via or self.honest).unary_unary(method)
         try:
             await multicallable(body, metadata=metadata, timeout=10)
         except grpc.aio.AioRpcError as exc:
@@ -56,9 +64,11 @@ class Target:
         return Code.OK
 
     async def send(self, key: NodeKey, **kwargs: Any) -> Code:
+        """A request signed by ``key``, sent over the honest peer's connection by default."""
+        via = kwargs.pop("via", None)
         request = signed_request(key, kwargs.pop("question", SMTP),
                                  now_s=kwargs.pop("now_s", self.node.clock.now), **kwargs)
-        return await self.call(request.method, request.body, request.metadata)
+        return await self.call(request.method, request.body, request.metadata, via=via)
 
     async def honest_call_succeeds(self) -> bool:
         return await self.send(self.honest) is Code.OK
@@ -69,9 +79,13 @@ async def target() -> AsyncIterator[Target]:
     honest = NodeKey.generate()
     policy = PrivacyPolicy(rate_per_s=1000, burst=1000, daily_distinct_questions=1000)
     async with running_node("alpha", FakeQuery(), policy=policy) as node:
-        node.trust.add("honest", "127.0.0.1:1", honest.public.text)
-        async with grpc.aio.insecure_channel(node.address) as channel:
-            yield Target(node, honest, channel)
+        node.trust_key("honest", honest)
+        target = Target(node, honest)
+        try:
+            yield target
+        finally:
+            for channel in target.channels.values():
+                await channel.close()
 
 
 async def test_unsigned_request_is_unauthenticated(target: Target) -> None:
@@ -82,6 +96,16 @@ async def test_unsigned_request_is_unauthenticated(target: Target) -> None:
 
 async def test_unknown_key_is_permission_denied(target: Target) -> None:
     assert await target.send(NodeKey.generate()) is Code.PERMISSION_DENIED
+    assert await target.honest_call_succeeds()
+
+
+async def test_envelope_under_another_trusted_key_than_the_tls_peer_is_permission_denied(
+        target: Target) -> None:
+    other = NodeKey.generate()
+    target.node.trust_key("other", other)
+    assert await target.send(other) is Code.PERMISSION_DENIED  # over the honest connection
+    assert "TLS" in target.last_details
+    assert await target.send(other, via=other) is Code.OK
     assert await target.honest_call_succeeds()
 
 
@@ -167,16 +191,17 @@ async def test_budget_exhaustion_is_per_peer() -> None:
     greedy, honest = NodeKey.generate(), NodeKey.generate()
     async with running_node("alpha", FakeQuery(),
                             policy=PrivacyPolicy(rate_per_s=0.01, burst=3)) as node:
-        node.trust.add("greedy", "127.0.0.1:1", greedy.public.text)
-        node.trust.add("honest", "127.0.0.1:2", honest.public.text)
-        async with grpc.aio.insecure_channel(node.address) as channel:
-            target = Target(node, honest, channel)
-            codes = [await target.send(greedy, question=SmtpQuestion(f"d{i}.com"))
-                     for i in range(5)]
-            assert codes == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED] * 2
-            assert await target.honest_call_succeeds()
-            node.clock.now += 100  # one token back for the greedy peer
-            assert await target.send(greedy) is Code.OK
+        node.trust_key("greedy", greedy)
+        node.trust_key("honest", honest)
+        target = Target(node, honest)
+        codes = [await target.send(greedy, question=SmtpQuestion(f"d{i}.com"), via=greedy)
+                 for i in range(5)]
+        assert codes == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED] * 2
+        assert await target.honest_call_succeeds()
+        node.clock.now += 100  # one token back for the greedy peer
+        assert await target.send(greedy, via=greedy) is Code.OK
+        for channel in target.channels.values():
+            await channel.close()
 
 
 # --- hostile peers: the client reports them in their rows, the others still answer ---
@@ -255,8 +280,8 @@ async def test_misbehaving_peer_is_reported_in_its_row_and_others_still_answer(
     global _SAVED
     _SAVED = None
     asker = NodeKey.generate()
-    async with running_node("good", FakeQuery()) as good:
-        good.trust.add("asker", "127.0.0.1:1", asker.public.text)
+    async with running_node("good", FakeQuery(), plaintext=True) as good:
+        good.trust_key("asker", asker)
         bad_key = NodeKey.generate()
         bad_trust = TrustStore()
         bad_trust.add("asker", "127.0.0.1:1", asker.public.text)

@@ -1,34 +1,65 @@
-"""gRPC health checking and server reflection are served next to the Federation service."""
+"""Health checking and reflection: on the local monitoring listener, and to trusted peers.
+
+The federation port demands a trusted client certificate, so local monitoring
+(the container healthcheck, grpcurl on the host) uses the plaintext
+monitoring listener, which serves health and reflection and nothing else.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import grpc
+import pytest
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from federation.wire import SERVICE
+from federation.keys import NodeKey
+from federation.wire import SERVICE, SMTP_TARGET_SEEN
 from tests.federation_helpers import FakeQuery
 from tests.integration.federation_nodes import running_node
 
 
-async def test_health_reports_serving() -> None:
+async def _serving(channel: grpc.aio.Channel) -> bool:
+    stub = health_pb2_grpc.HealthStub(channel)
+    for service in ("", SERVICE):
+        reply = await stub.Check(  # type: ignore[attr-defined]
+            health_pb2.HealthCheckRequest(service=service), timeout=5)
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            return False
+    return True
+
+
+async def test_local_monitoring_listener_reports_serving() -> None:
     async with running_node("alpha", FakeQuery()) as alpha:
-        async with grpc.aio.insecure_channel(alpha.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            for service in ("", SERVICE):
-                reply = await stub.Check(  # type: ignore[attr-defined]
-                    health_pb2.HealthCheckRequest(service=service))
-                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        async with grpc.aio.insecure_channel(alpha.health_address) as channel:
+            assert await _serving(channel)
+
+
+async def test_trusted_peers_can_check_health_over_mutual_tls() -> None:
+    peer = NodeKey.generate()
+    async with running_node("alpha", FakeQuery()) as alpha:
+        alpha.trust_key("peer", peer)
+        async with alpha.channel(peer) as channel:
+            assert await _serving(channel)
+
+
+async def test_monitoring_listener_serves_no_federation_method() -> None:
+    async with running_node("alpha", FakeQuery()) as alpha:
+        async with grpc.aio.insecure_channel(alpha.health_address) as channel:
+            call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = \
+                channel.unary_unary(SMTP_TARGET_SEEN)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(b"", timeout=5)
+    assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_reflection_lists_and_describes_the_federation_service() -> None:
     async with running_node("alpha", FakeQuery()) as alpha:
-        await asyncio.to_thread(_reflect, alpha.address)  # the reflection client is blocking
+        await asyncio.to_thread(_reflect, alpha.health_address)  # the client is blocking
 
 
 def _reflect(address: str) -> None:

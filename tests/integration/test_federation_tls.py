@@ -1,4 +1,4 @@
-"""TLS bound to node identity: the pin follows from the public key; a MITM cert fails."""
+"""Mutual TLS bound to node identity: pins follow from public keys; strangers never connect."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from federation.client import OK, TLS_MISMATCH, UNREACHABLE, FederationClient
+from federation.client import OK, REFUSED, TLS_MISMATCH, UNREACHABLE, FederationClient
 from federation.errors import PinMismatch
 from federation.keys import NodeKey
 from federation.tls import derive_tls_key, make_certificate, server_name, verify_binding
 from federation.trust import TrustStore
 from federation.wire import NodeInfo, NodeInfoQuestion, SmtpQuestion
-from tests.federation_helpers import FakeQuery
+from tests.federation_helpers import FakeQuery, MemoryAudit
 from tests.integration.federation_nodes import running_node
 
 NOW = datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)
@@ -34,9 +34,14 @@ def test_tls_key_is_derived_from_the_identity_and_stable() -> None:
     assert derive_tls_key(NodeKey.generate()).private_numbers() != first.private_numbers()
 
 
+def test_certificate_is_the_same_bytes_every_time() -> None:
+    key = NodeKey.generate()
+    assert make_certificate(key) == make_certificate(key)
+
+
 def test_certificate_binding_verifies_only_for_its_own_identity() -> None:
     key = NodeKey.generate()
-    _, cert_pem = make_certificate(key, NOW)
+    _, cert_pem = make_certificate(key)
     assert verify_binding(_der(cert_pem), key.public) == cert_pem
     with pytest.raises(PinMismatch):
         verify_binding(_der(cert_pem), NodeKey.generate().public)
@@ -64,10 +69,10 @@ def test_certificate_without_binding_is_refused() -> None:
         verify_binding(_der(cert_pem), NodeKey.generate().public)
 
 
-async def test_peers_talk_over_pinned_tls_by_default() -> None:
+async def test_peers_talk_over_mutual_pinned_tls_by_default() -> None:
     asker = NodeKey.generate()
-    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha:
-        alpha.trust.add("asker", "127.0.0.1:1", asker.public.text)
+    async with running_node("alpha", FakeQuery()) as alpha:
+        alpha.trust_key("asker", asker)
         async with FederationClient(asker, plaintext=False, deadline_s=10,
                                     clock=alpha.clock) as client:
             row = await client.ask(alpha.as_peer(), NodeInfoQuestion())
@@ -76,19 +81,57 @@ async def test_peers_talk_over_pinned_tls_by_default() -> None:
     assert row.answer.key_id == alpha.key.key_id and again.status == OK
 
 
+async def test_a_party_whose_key_is_not_trusted_never_completes_a_handshake() -> None:
+    audit = MemoryAudit()
+    async with running_node("alpha", FakeQuery(), audit=audit) as alpha:
+        async with FederationClient(NodeKey.generate(), plaintext=False, deadline_s=5,
+                                    clock=alpha.clock) as client:
+            row = await client.ask(alpha.as_peer(), SmtpQuestion("corp1.com"))
+    assert row.status == UNREACHABLE and row.answer is None
+    assert audit.entries == []  # no call ever reached the service
+
+
+async def test_trust_changes_apply_to_new_connections_without_a_restart() -> None:
+    asker = NodeKey.generate()
+    async with running_node("alpha", FakeQuery()) as alpha:
+        async def ask() -> str:
+            async with FederationClient(asker, plaintext=False, deadline_s=5,
+                                        clock=alpha.clock) as client:
+                return (await client.ask(alpha.as_peer(), NodeInfoQuestion())).status
+
+        assert await ask() == UNREACHABLE
+        alpha.trust_key("asker", asker)
+        assert await ask() == OK
+        async with FederationClient(asker, plaintext=False, deadline_s=5,
+                                    clock=alpha.clock) as open_client:
+            assert (await open_client.ask(alpha.as_peer(), NodeInfoQuestion())).status == OK
+            trust = alpha.trust
+            trust.remove("asker")
+            alpha.node.replace_trust(trust)
+            assert await ask() == UNREACHABLE  # a new connection: no handshake
+            kept = await open_client.ask(alpha.as_peer(), NodeInfoQuestion())
+    assert kept.status == REFUSED and "PERMISSION_DENIED" in (kept.error or "")
+
+
 async def test_man_in_the_middle_with_another_identity_certificate_fails() -> None:
     asker = NodeKey.generate()
-    impostor_query = FakeQuery()
-    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha, \
-            running_node("mitm", impostor_query, plaintext=False) as mitm:
-        mitm.trust.add("asker", "127.0.0.1:1", asker.public.text)  # it would even answer
-        trust = TrustStore()
-        trust.add("alpha", mitm.address, alpha.key.public.text)  # the path leads to the MITM
-        async with FederationClient(asker, plaintext=False, deadline_s=10,
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("mitm", FakeQuery(), audit=(impostor := MemoryAudit())) as mitm:
+        mitm.trust_key("asker", asker)  # it would even answer
+        fetched, pinned = TrustStore(), TrustStore()
+        # the path leads to the MITM: fetching the certificate finds the wrong binding ...
+        fetched.add("alpha", mitm.address, alpha.key.public.text)
+        # ... and with alpha's certificate already pinned, the handshake fails
+        pinned.add("alpha", mitm.address, alpha.key.public.text, make_certificate(alpha.key)[1])
+        async with FederationClient(asker, plaintext=False, deadline_s=5,
                                     clock=alpha.clock) as client:
-            (row,) = await client.ask_all(trust, SmtpQuestion("corp1.com"))
+            (row,) = await client.ask_all(fetched, SmtpQuestion("corp1.com"))
+        async with FederationClient(asker, plaintext=False, deadline_s=5,
+                                    clock=alpha.clock) as client:
+            (pinned_row,) = await client.ask_all(pinned, SmtpQuestion("corp1.com"))
     assert row.status == TLS_MISMATCH and row.answer is None
-    assert impostor_query.asked == []  # the question never reached the impostor
+    assert pinned_row.status == UNREACHABLE and pinned_row.answer is None
+    assert impostor.entries == []  # the question never reached the impostor
 
 
 async def test_man_in_the_middle_with_an_unbound_certificate_fails() -> None:
@@ -108,7 +151,7 @@ async def test_man_in_the_middle_with_an_unbound_certificate_fails() -> None:
 
 
 async def test_plaintext_client_cannot_talk_to_a_tls_node() -> None:
-    async with running_node("alpha", FakeQuery(), plaintext=False) as alpha:
+    async with running_node("alpha", FakeQuery()) as alpha:
         async with FederationClient(NodeKey.generate(), plaintext=True, deadline_s=5) as client:
             row = await client.ask(alpha.as_peer(), SmtpQuestion("corp1.com"))
     assert row.status == UNREACHABLE

@@ -57,6 +57,7 @@ async def _answers(records: list[tuple[str, str, str, str, str]], home: Path) ->
                                     query=StoreQuery(store), limits=ServerLimits(),
                                     policy=PrivacyPolicy.local(), audit=AuditLog(None),
                                     clock=FakeClock())
+        await service.refresh()
         questions: list[Question] = [NodeInfoQuestion(), *map(SmtpQuestion, DOMAINS),
                                      *(FingerprintQuestion("ja3", v) for v in JA3S),
                                      SimhashQuestion("mail_body", 0x9F3C2A1B0E4D5C6F, 16),

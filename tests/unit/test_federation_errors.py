@@ -15,10 +15,14 @@ ROWS = [
     (errors.ReplayedRequest, grpc.StatusCode.UNAUTHENTICATED),
     (errors.OutsideClockWindow, grpc.StatusCode.UNAUTHENTICATED),
     (errors.UnknownKey, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.NotTheTlsPeer, grpc.StatusCode.PERMISSION_DENIED),
     (errors.UnsupportedSchema, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.OverBudget, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.TooManyStreams, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.Oversized, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.SlowRequest, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.InvalidQuestion, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.StateUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.FederationError, grpc.StatusCode.INTERNAL),
 ]
 

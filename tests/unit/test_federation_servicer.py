@@ -9,6 +9,7 @@ real asyncio server over loopback.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ from federation.envelope import (
     sign_request,
     verify_answer,
 )
-from federation.errors import INTERNAL_DETAILS, status_for
+from federation.errors import INTERNAL_DETAILS, StateUnavailable, status_for
 from federation.keys import NodeKey
+from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
 from federation.wire import (
@@ -45,7 +47,7 @@ from federation.wire import (
     SmtpQuestion,
     decode_answer,
 )
-from tests.federation_helpers import T0, FakeQuery, Node, Signed, make_node, signed_request
+from tests.federation_helpers import T0, Node, Signed, make_node, signed_request
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Federation"]
 CALLER = NodeKey.generate()
@@ -124,7 +126,6 @@ def test_answers_are_coarsened_and_carry_schema_version(node: Node) -> None:
 def test_unsigned_request_is_unauthenticated(node: Node) -> None:
     _, _, code, details = send(node, signed_request(CALLER, SMTP), metadata=())
     assert code is Code.UNAUTHENTICATED and "signed" in details
-    assert node.query.asked == []
 
 
 @pytest.mark.parametrize("value", [b"\x00garbage", b"", "text-not-binary"])
@@ -139,7 +140,6 @@ def test_tampered_request_body_is_unauthenticated(node: Node) -> None:
     tampered = request.body.replace(b"corp1", b"corp2")
     _, _, code, details = send(node, request, body=tampered)
     assert code is Code.UNAUTHENTICATED and "signature" in details
-    assert node.query.asked == []
 
 
 def test_signature_moved_to_another_method_is_unauthenticated(node: Node) -> None:
@@ -245,11 +245,25 @@ def test_malformed_questions_are_invalid_argument(question: Question) -> None:
     assert code is Code.INVALID_ARGUMENT
 
 
+class _BrokenLedger(Ledger):
+    async def record(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret /var/lib/node.db 192.0.2.1")
+
+
 def test_unexpected_error_is_internal_without_detail() -> None:
-    node = make_node([CALLER], query=FakeQuery(
-        fail_with=RuntimeError("secret /var/lib/node.db 192.0.2.1")))
+    node = make_node([CALLER], ledger=_BrokenLedger(None))
     _, _, code, details = send(node, signed_request(CALLER, SMTP))
     assert (code, details) == (Code.INTERNAL, INTERNAL_DETAILS)
+
+
+def test_a_request_that_cannot_be_recorded_durably_is_unavailable_not_answered() -> None:
+    class FullDisk(Ledger):
+        async def record(self, *args: Any, **kwargs: Any) -> None:
+            raise StateUnavailable("cannot record this request durably; retry later")
+
+    node = make_node([CALLER], ledger=FullDisk(None))
+    _, _, code, details = send(node, signed_request(CALLER, SMTP))
+    assert code is Code.UNAVAILABLE and "durably" in details
 
 
 @pytest.mark.parametrize(("request_factory", "expected"), [
@@ -278,11 +292,26 @@ def _parts(signed: Signed) -> tuple[bytes, Any]:
     return signed.body, signed.metadata
 
 
-def test_audit_log_records_answered_questions(tmp_path: Path) -> None:
+def test_audit_log_records_every_authenticated_request_answered_or_refused(
+        tmp_path: Path) -> None:
     audit = AuditLog(tmp_path / "audit.log")
-    node = make_node([CALLER], audit=audit)
+    node = make_node([CALLER], audit=audit, policy=PrivacyPolicy(max_simhash_distance=4))
     send(node, signed_request(CALLER, SMTP))
-    send(node, signed_request(STRANGER, SMTP))  # refused: not an answered question
+    send(node, signed_request(CALLER, NodeInfoQuestion()))
+    send(node, signed_request(CALLER, SimhashQuestion("keystroke", 1, 9)))  # too wide
+    send(node, signed_request(STRANGER, SMTP))  # nobody authenticated: not audited
     audit.close()
-    lines = (tmp_path / "audit.log").read_text().splitlines()
-    assert len(lines) == 1 and '"domain":"corp1.com"' in lines[0] and '"peer":"peer0"' in lines[0]
+    lines = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    assert [(e["peer"], e["method"], e["status"]) for e in lines] == [
+        ("peer0", SMTP_TARGET_SEEN, "OK"), ("peer0", GET_NODE_INFO, "OK"),
+        ("peer0", SIMHASH_NEAR, "INVALID_ARGUMENT")]
+    assert lines[0]["question"]["domain"] == "corp1.com" and lines[0]["answer"]["seen"]
+    assert "max_distance" in lines[2]["reason"] and "answer" not in lines[2]
+
+
+def test_malformed_questions_are_refused_without_charging_the_daily_budget() -> None:
+    node = make_node([CALLER], policy=PrivacyPolicy(daily_distinct_questions=1, burst=100))
+    for i in range(5):
+        question = FingerprintQuestion("ja3", f"not-a-ja3-{i}")
+        assert send(node, signed_request(CALLER, question))[2] is Code.INVALID_ARGUMENT
+    assert send(node, signed_request(CALLER, SMTP))[2] is Code.OK

@@ -20,6 +20,7 @@ from node.query import (
     NodeQuery,
     SeenAggregate,
     StoreQuery,
+    Thresholds,
     local_smtp_answer,
 )
 from node.store import Store
@@ -63,7 +64,24 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 async def test_store_query_satisfies_the_protocol(store: Store) -> None:
     query: NodeQuery = StoreQuery(store)  # mypy checks the protocol here
-    assert isinstance(await query.smtp_target("victim-co.com"), SeenAggregate)
+    (found,) = [v for v in await query.smtp_targets(Thresholds(1, 1))
+                if v.value == "victim-co.com"]
+    assert (found.count, found.distinct_attackers) == (2, 2)
+    assert isinstance(await StoreQuery(store).smtp_target("victim-co.com"), SeenAggregate)
+
+
+async def test_bulk_view_keeps_only_values_passing_the_thresholds_on_their_own(
+        store: Store) -> None:
+    query = StoreQuery(store)
+    assert {v.value for v in await query.smtp_targets(Thresholds(2, 2))} == {"victim-co.com"}
+    assert await query.smtp_targets(Thresholds(3, 1)) == []
+    assert [v.value for v in (await query.fingerprints(Thresholds(1, 1)))["ja3"]] == [JA3]
+    assert (await query.fingerprints(Thresholds(2, 1))) == {}
+    mail = await query.simhashes("mail_body", Thresholds(1, 1))
+    assert [int(v) for v in mail.values] == [0x9F3C2A1B0E4D5C6F]
+    assert len((await query.simhashes("mail_body", Thresholds(1, 2))).values) == 0
+    keystroke = await query.simhashes("keystroke", Thresholds(1, 1))
+    assert len(keystroke.values) == 1 and keystroke.counts.tolist() == [1]
 
 
 async def test_smtp_target_normalises_the_question(store: Store) -> None:

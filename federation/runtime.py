@@ -1,0 +1,168 @@
+"""One running federation node: the service, its two listeners, and its maintenance.
+
+`FederationNode` wires what ``serve``, the demo and the tests run: the
+answering service with its durable ledger and audit log, the federation
+listener (mutual TLS, or plaintext for loopback tests), the local monitoring
+listener (health and reflection), and two maintenance tasks: retaking the
+answer snapshot every ``answer_refresh_s``, and fetching the certificate of
+any trusted peer that was unreachable when it was added. ``reload`` (SIGHUP)
+re-reads the trust store and reopens the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from federation.audit import AuditLog
+from federation.client import peer_certificate
+from federation.config import FederationConfig, ServerLimits
+from federation.errors import PeerError, TrustStoreError
+from federation.keys import NodeKey
+from federation.ledger import Ledger
+from federation.peer_certs import PeerCertificates
+from federation.privacy import PrivacyPolicy
+from federation.server import GrpcServer, start_health_server, start_server
+from federation.service import Clock, FederationService
+from federation.trust import TrustStore
+from node.query import NodeQuery
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class FederationNode:
+    """A started node; `stop` ends its listeners and tasks and closes its files."""
+
+    key: NodeKey
+    service: FederationService
+    server: GrpcServer
+    health_server: GrpcServer | None
+    certificates: PeerCertificates | None
+    trust: TrustStore
+    audit: AuditLog
+    ledger: Ledger
+    peers_path: Path | None = None
+    certificate_retry_s: float = 30.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def health_port(self) -> int | None:
+        return None if self.health_server is None else self.health_server.port
+
+    def replace_trust(self, trust: TrustStore) -> None:
+        """Answer (and accept handshakes from) exactly ``trust`` from now on."""
+        self.trust = trust
+        self.service.replace_trust(trust)
+        if self.certificates is not None:
+            self.certificates.replace(trust)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the trust store file and reopen the audit log."""
+        self.audit.reopen()
+        if self.peers_path is None:
+            return
+        try:
+            trust = TrustStore.load(self.peers_path)
+        except TrustStoreError as exc:
+            logger.error("trust store not reloaded: %s", exc)
+            return
+        self.replace_trust(trust)
+        logger.warning("trust store reloaded: %d peers", len(trust))
+
+    async def fetch_missing_certificates(self) -> int:
+        """Fetch and verify certificates of trusted peers that lack one; how many were added."""
+        if self.certificates is None:
+            return 0
+        added = 0
+        for peer in self.certificates.missing(self.trust):
+            try:
+                async with asyncio.timeout(5.0):
+                    pem = await peer_certificate(peer)
+            except (PeerError, TimeoutError) as exc:
+                logger.info("certificate of peer %s not fetched yet: %s", peer.name, exc)
+                continue
+            self.trust.set_certificate(peer.name, pem)
+            added += 1
+        if added:
+            self.certificates.replace(self.trust)
+        return added
+
+    def start_maintenance(self, refresh_s: float) -> None:
+        """Retake the snapshot every ``refresh_s``; fetch missing certificates meanwhile."""
+        self._tasks.append(asyncio.create_task(_every(refresh_s, self.service.refresh)))
+        if self.certificates is not None:
+            self._tasks.append(asyncio.create_task(
+                _every(self.certificate_retry_s, self.fetch_missing_certificates)))
+
+    async def stop(self, grace_s: float | None) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.health_server is not None:
+            await self.health_server.stop(None)
+        await self.server.stop(grace_s)
+        self.audit.close()
+        self.ledger.close()
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception:
+            logger.exception("maintenance job failed; retrying in %g s", interval_s)
+
+
+async def start_node(*, key: NodeKey, name: str, trust: TrustStore, query: NodeQuery,
+                     listen: str, health_listen: str | None, plaintext: bool,
+                     limits: ServerLimits, policy: PrivacyPolicy, audit: AuditLog,
+                     ledger: Ledger, clock: Clock = time.time,
+                     peers_path: Path | None = None,
+                     certificate_retry_s: float = 30.0) -> FederationNode:
+    """Take the first snapshot, then open both listeners (nothing is served half-ready)."""
+    service = FederationService(key=key, name=name, trust=trust, query=query, limits=limits,
+                                policy=policy, audit=audit, ledger=ledger, clock=clock)
+    await service.refresh()
+    certificates = None if plaintext else PeerCertificates(key, trust)
+    server = await start_server(service, listen, limits=limits, certificates=certificates)
+    try:
+        health_server = await start_health_server(health_listen) if health_listen else None
+    except BaseException:
+        await server.stop(None)
+        raise
+    return FederationNode(key, service, server, health_server, certificates, trust, audit,
+                          ledger, peers_path, certificate_retry_s)
+
+
+async def start_configured_node(fed: FederationConfig, key: NodeKey, query: NodeQuery, *,
+                                listen: str | None = None, plaintext: bool | None = None,
+                                health_listen: str | None = None) -> FederationNode:
+    """`start_node` from a node home's configuration (``serve`` and the demo)."""
+    ledger = Ledger(fed.state_path)
+    audit = AuditLog(fed.audit_path)
+    try:
+        return await start_node(
+            key=key, name=fed.node.node.name, trust=TrustStore.load(fed.peers_path),
+            query=query, listen=listen or fed.settings.listen,
+            health_listen=fed.settings.health_listen if health_listen is None else health_listen,
+            plaintext=fed.settings.plaintext if plaintext is None else plaintext,
+            limits=fed.limits, policy=fed.privacy, audit=audit, ledger=ledger,
+            peers_path=fed.peers_path,
+            certificate_retry_s=fed.settings.peer_certificate_retry_s)
+    except BaseException:
+        audit.close()
+        ledger.close()
+        raise
