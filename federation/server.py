@@ -167,6 +167,12 @@ class GrpcServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    slots: StreamSlots | None = None
+
+    @property
+    def open_calls(self) -> int:
+        """Federation calls holding a slot right now (0 for the monitoring listener)."""
+        return 0 if self.slots is None else len(self.slots)
 
     async def stop(self, grace_s: float | None) -> None:
         """Stop accepting calls; in-flight calls get ``grace_s`` seconds to finish."""
@@ -187,13 +193,14 @@ def _serve_health(server: grpc.aio.Server, services: tuple[str, ...]) -> \
 
 
 async def _started(server: grpc.aio.Server, port: int, listen: str,
-                   servicer: health.aio.HealthServicer) -> GrpcServer:
+                   servicer: health.aio.HealthServicer,
+                   slots: StreamSlots | None = None) -> GrpcServer:
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()
     for name in ("", SERVICE):
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return GrpcServer(server, port, servicer)
+    return GrpcServer(server, port, servicer, slots)
 
 
 async def start_server(service: FederationService, listen: str, *, limits: ServerLimits,
@@ -221,7 +228,7 @@ async def start_server(service: FederationService, listen: str, *, limits: Serve
         port = server.add_insecure_port(listen)
     else:
         port = server.add_secure_port(listen, certificates.credentials())
-    return await _started(server, port, listen, servicer)
+    return await _started(server, port, listen, servicer, shared.slots)
 
 
 async def start_health_server(listen: str) -> GrpcServer:

@@ -98,7 +98,8 @@ async def take_snapshot(query: NodeQuery, policy: PrivacyPolicy, now_s: float) -
     simhashes: dict[str, SimhashTable] = {}
     for kind in sorted(SIMHASH_KINDS):
         found_set = await query.simhashes(kind, thresholds)
-        keep = found_set.counts >= thresholds.min_count
+        keep = (found_set.counts >= thresholds.min_count) \
+            & (found_set.distinct_attackers >= thresholds.min_distinct_attackers)
         values, counts = found_set.values[keep], found_set.counts[keep]
         index = await asyncio.to_thread(HammingIndex.build, values)
         simhashes[kind] = SimhashTable(index, counts)

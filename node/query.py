@@ -73,10 +73,11 @@ class ValueAggregate:
 
 @dataclass(frozen=True, slots=True)
 class SimhashSet:
-    """Distinct SimHash values of one kind and their sightings, as parallel arrays."""
+    """Distinct SimHash values of one kind, their sightings and attackers, as parallel arrays."""
 
     values: NDArray[np.uint64]
     counts: NDArray[np.int64]
+    distinct_attackers: NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +125,13 @@ HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
 #: A keystroke SimHash is one session's; its attacker is the session's source
 #: address (a session not linked to one counts as an attacker of its own).
 _KEYSTROKE_SIMHASHES_SQL = """
-SELECT k.simhash, count(*) FROM keystroke_simhashes k LEFT JOIN session_links s USING (sid)
+SELECT k.simhash, count(*), count(DISTINCT coalesce(s.ip, 'sid:' || k.sid))
+FROM keystroke_simhashes k LEFT JOIN session_links s USING (sid)
 WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
 HAVING count(*) >= ? AND count(DISTINCT coalesce(s.ip, 'sid:' || k.sid)) >= ?
 """
 _MAIL_SIMHASHES_SQL = """
-SELECT simhash, sum(count) FROM profile_mail_simhashes WHERE simhash != '0000000000000000'
+SELECT simhash, sum(count), count(DISTINCT ip) FROM profile_mail_simhashes WHERE simhash != '0000000000000000'
 GROUP BY simhash HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
 """
 
@@ -203,9 +205,10 @@ class StoreQuery:
             await fold_journals(self._store)
             sql = _MAIL_SIMHASHES_SQL
         rows = await self._store.fetch(sql, _having(thresholds))
-        values = np.fromiter((int(v, 16) for v, _ in rows), dtype=np.uint64, count=len(rows))
-        counts = np.fromiter((int(c) for _, c in rows), dtype=np.int64, count=len(rows))
-        return SimhashSet(values, counts)
+        values = np.fromiter((int(v, 16) for v, _, _ in rows), dtype=np.uint64, count=len(rows))
+        counts = np.fromiter((int(c) for _, c, _ in rows), dtype=np.int64, count=len(rows))
+        distinct = np.fromiter((int(d) for _, _, d in rows), dtype=np.int64, count=len(rows))
+        return SimhashSet(values, counts, distinct)
 
     async def smtp_target(self, domain: str) -> SeenAggregate:
         """This node's own aggregate for one domain (the local CLI; no thresholds)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,14 +40,13 @@ class FakeClock:
         return self.now
 
 
-def _filtered(values: list[ValueAggregate], thresholds: Thresholds) -> list[ValueAggregate]:
-    return [v for v in values if v.count >= thresholds.min_count
-            and v.distinct_attackers >= thresholds.min_distinct_attackers]
-
-
 @dataclass
 class FakeQuery:
-    """A `NodeQuery` over fixed values (corp1.com, one JA3, one keystroke SimHash)."""
+    """A `NodeQuery` over fixed values (corp1.com, one JA3, one keystroke SimHash).
+
+    It ignores the thresholds it is given, like a seam that forgot to apply
+    them: what leaves the node is then decided by the snapshot alone.
+    """
 
     smtp: list[ValueAggregate] = field(default_factory=lambda: [seen_value("corp1.com")])
     fingerprint_values: dict[str, list[ValueAggregate]] = field(
@@ -58,16 +58,16 @@ class FakeQuery:
 
     async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
         self.refreshed += 1
-        return _filtered(self.smtp, thresholds)
+        return list(self.smtp)
 
     async def fingerprints(self, thresholds: Thresholds) -> dict[str, list[ValueAggregate]]:
-        return {k: _filtered(v, thresholds) for k, v in self.fingerprint_values.items()}
+        return {k: list(v) for k, v in self.fingerprint_values.items()}
 
     async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
-        kept = [(h, c) for h, c, d in self.simhash_values.get(kind, [])
-                if c >= thresholds.min_count and d >= thresholds.min_distinct_attackers]
-        return SimhashSet(np.array([h for h, _ in kept], dtype=np.uint64),
-                          np.array([c for _, c in kept], dtype=np.int64))
+        stored = self.simhash_values.get(kind, [])
+        return SimhashSet(np.array([h for h, _, _ in stored], dtype=np.uint64),
+                          np.array([c for _, c, _ in stored], dtype=np.int64),
+                          np.array([d for _, _, d in stored], dtype=np.int64))
 
 
 class MemoryAudit(AuditLog):
@@ -78,7 +78,7 @@ class MemoryAudit(AuditLog):
         self.entries: list[dict[str, Any]] = []
 
     def record(self, **entry: Any) -> None:
-        self.entries.append(entry)
+        self.entries.append({"status": "OK", **entry})
 
 
 @dataclass
@@ -146,3 +146,23 @@ def tls_line(ip: str, ja3: str, honeypot: str = "web-02",
     """An RFC 5424 relay line: ``ip`` sent a TLS ClientHello with this JA3."""
     return (f'<134>1 {when} {honeypot} sniffer - tls_client_hello [relay@55555'
             f' src_ip="{ip}" ja3="{ja3}"]')
+
+
+Ask = Callable[[int, int], Awaitable[int]]
+
+
+async def probe_hidden_value(ask: Ask, common: int, max_radius: int) -> int | None:
+    """The review's attack: grow the radius around a common value until the count
+    changes, then flip single bits to learn each bit of the value that made it change."""
+    base = await ask(common, 0)
+    for radius in range(1, max_radius + 1):
+        if await ask(common, radius) > base:
+            break
+    else:
+        return None
+    at_radius = await ask(common, radius)
+    differs = 0
+    for bit in range(64):
+        if await ask(common ^ (1 << bit), radius - 1) >= at_radius:
+            differs |= 1 << bit
+    return common ^ differs

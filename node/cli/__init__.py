@@ -23,6 +23,7 @@ from node.cli.node_commands import (
     cmd_status,
 )
 from node.cli.profile_commands import register_profile_commands
+from node.cli.render import printable
 from node.config import ConfigError, resolve_home
 from node.store import StoreError
 
@@ -84,7 +85,7 @@ def run(argv: Sequence[str] | None, *registrars: Registrar,
     try:
         return asyncio.run(handler(args))
     except caught as exc:
-        print(f"decnet-fed: error: {exc}", file=sys.stderr)
+        print(f"decnet-fed: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

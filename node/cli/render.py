@@ -1,12 +1,35 @@
-"""Human output for the CLI: aligned tables and a few formatters."""
+"""Human output for the CLI: aligned tables and a few formatters.
+
+Every cell goes through `printable`: tables show peer- and attacker-supplied
+strings (a peer's node name, a refusal's text, a logged banner), and a
+control character in one must never reach the terminal as a control
+character (ESC sequences retitle or clear it, BEL rings). JSON output is
+escaped by the encoder.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import orjson
+
+
+#: C0 and C1 controls, DEL, and the bidirectional overrides and isolates
+#: (they reorder what is shown around them).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped as ``\\xNN`` or ``\\uNNNN``."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def print_json(value: Any, out: TextIO | None = None) -> None:
@@ -55,5 +78,5 @@ def format_bytes(size: int) -> str:
 
 def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return "" if value is None else str(value)
+        return printable(",".join(str(v) for v in value))
+    return "" if value is None else printable(str(value))

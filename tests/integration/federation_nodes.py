@@ -16,7 +16,7 @@ from federation.keys import NodeKey
 from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.runtime import FederationNode, start_node
-from federation.service import FederationService
+from federation.service import Clock, FederationService
 from federation.tls import channel_credentials, make_certificate, server_name
 from federation.trust import Peer, TrustStore
 from node.config import load_config
@@ -90,17 +90,19 @@ async def running_node(name: str, query: NodeQuery, *, plaintext: bool = False,
                        policy: PrivacyPolicy | None = None,
                        limits: ServerLimits | None = None,
                        key: NodeKey | None = None, audit: AuditLog | None = None,
-                       ledger: Ledger | None = None) -> AsyncIterator[RunningNode]:
+                       ledger: Ledger | None = None,
+                       clock: Clock | None = None) -> AsyncIterator[RunningNode]:
+    """A node on 127.0.0.1:0 (mutual TLS unless ``plaintext``); ``clock`` defaults to a fake."""
     key = key or NodeKey.generate()
-    clock = FakeClock()
+    fake = FakeClock()
     node = await start_node(key=key, name=name, trust=TrustStore(), query=query,
                             listen="127.0.0.1:0", health_listen="127.0.0.1:0",
                             plaintext=plaintext, limits=limits or ServerLimits(),
                             policy=policy or PrivacyPolicy.local(),
                             audit=audit or AuditLog(None), ledger=ledger or Ledger(None),
-                            clock=clock)
+                            clock=clock or fake)
     try:
-        yield RunningNode(name, key, node, clock, plaintext)
+        yield RunningNode(name, key, node, fake, plaintext)
     finally:
         await node.stop(None)
 
