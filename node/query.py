@@ -131,8 +131,9 @@ WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
 HAVING count(*) >= ? AND count(DISTINCT coalesce(s.ip, 'sid:' || k.sid)) >= ?
 """
 _MAIL_SIMHASHES_SQL = """
-SELECT simhash, sum(count), count(DISTINCT ip) FROM profile_mail_simhashes WHERE simhash != '0000000000000000'
-GROUP BY simhash HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
+SELECT simhash, sum(count), count(DISTINCT ip) FROM profile_mail_simhashes
+WHERE simhash != '0000000000000000' GROUP BY simhash
+HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
 """
 
 

@@ -16,7 +16,6 @@ from typing import Any, TextIO
 
 import orjson
 
-
 #: C0 and C1 controls, DEL, and the bidirectional overrides and isolates
 #: (they reorder what is shown around them).
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")

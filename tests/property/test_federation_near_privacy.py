@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from federation.keys import NodeKey
 from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
-from federation.wire import SIMHASH_NEAR, NearAggregate, SimhashQuestion, decode_answer
+from federation.wire import SIMHASH_NEAR, SimhashQuestion, decode_answer
+from node.query import NearAggregate
 from tests.federation_helpers import T0, FakeQuery, make_node, probe_hidden_value, signed_request
 
 ASKER = NodeKey.generate()
