@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,7 @@ class FederationNode:
     ledger: Ledger
     peers_path: Path | None = None
     certificate_retry_s: float = 30.0
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     @property
     def port(self) -> int:
@@ -78,6 +78,8 @@ class FederationNode:
             return
         self.replace_trust(trust)
         logger.warning("trust store reloaded: %d peers", len(trust))
+        if self.certificates is not None and self.certificates.missing(trust):
+            self._start(self.fetch_missing_certificates())
 
     async def fetch_missing_certificates(self) -> int:
         """Fetch and verify certificates of trusted peers that lack one; how many were added."""
@@ -99,15 +101,20 @@ class FederationNode:
 
     def start_maintenance(self, refresh_s: float) -> None:
         """Retake the snapshot every ``refresh_s``; fetch missing certificates meanwhile."""
-        self._tasks.append(asyncio.create_task(_every(refresh_s, self.service.refresh)))
+        self._start(_every(refresh_s, self.service.refresh))
         if self.certificates is not None:
-            self._tasks.append(asyncio.create_task(
-                _every(self.certificate_retry_s, self.fetch_missing_certificates)))
+            self._start(_every(self.certificate_retry_s, self.fetch_missing_certificates))
+
+    def _start(self, job: Coroutine[object, None, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self, grace_s: float | None) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.health_server is not None:

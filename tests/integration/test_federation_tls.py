@@ -155,3 +155,22 @@ async def test_plaintext_client_cannot_talk_to_a_tls_node() -> None:
         async with FederationClient(NodeKey.generate(), plaintext=True, deadline_s=5) as client:
             row = await client.ask(alpha.as_peer(), SmtpQuestion("corp1.com"))
     assert row.status == UNREACHABLE
+
+
+async def test_a_peer_added_without_its_certificate_connects_once_it_is_fetched() -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust = alpha.trust
+        trust.add("bravo", bravo.address, bravo.key.public.text)  # unreachable when added
+        alpha.node.replace_trust(trust)
+        bravo.trust_key("alpha", alpha.key)
+
+        async def bravo_asks() -> str:
+            async with FederationClient(bravo.key, plaintext=False, deadline_s=5,
+                                        clock=alpha.clock) as client:
+                return (await client.ask(alpha.as_peer(), NodeInfoQuestion())).status
+
+        assert await bravo_asks() == UNREACHABLE
+        assert await alpha.node.fetch_missing_certificates() == 1  # what `serve` retries
+        assert await bravo_asks() == OK
+        assert await alpha.node.fetch_missing_certificates() == 0
