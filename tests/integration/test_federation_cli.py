@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,15 @@ def test_serve_and_query_over_tls_end_to_end(
     audit = (alpha / "audit.log").read_text(encoding="utf-8").splitlines()
     assert len(audit) == 6 and all('"peer":"bravo"' in line for line in audit)
     assert sum('GetNodeInfo' in line for line in audit) == 2  # peers check, audited too
+
+    (alpha / "audit.log").rename(alpha / "audit.log.1")  # logrotate moves it, then signals
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while not (alpha / "audit.log").exists():  # a question after the reload lands there
+        assert time.monotonic() < deadline, "the audit log was never reopened"
+        fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha")
+    assert len((alpha / "audit.log.1").read_text().splitlines()) >= 6  # nothing lost
+    assert '"peer":"bravo"' in (alpha / "audit.log").read_text()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
 
