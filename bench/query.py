@@ -119,9 +119,13 @@ def _serve(server_seed: bytes, client_public: str, client_cert: bytes, signed: b
         # one just answered, and is refused (RST_STREAM REFUSED_STREAM,
         # UNAVAILABLE) instead of measured. Slots are released before the
         # answer is sent, so the per-peer limit needs no such room.
+        # One peer is the whole load here, so it may have all its calls
+        # answered at once (the default, one turn per peer, is for fairness
+        # between peers and would serialise this bench's only client).
         limits = ServerLimits(replay_cache_entries=10_000_000,
                               max_streams_per_peer=max(32, concurrency),
-                              max_streams_per_connection=2 * concurrency)
+                              max_streams_per_connection=2 * concurrency,
+                              max_answering_per_peer=concurrency)
         service_type = FederationService if signed else UnsignedService
         # The signed path commits each request's nonce durably, as production does.
         ledger = Ledger(state / "federation.db") if signed else Ledger(None)

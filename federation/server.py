@@ -3,7 +3,8 @@
 Every Federation method goes through one wrapper that takes a slot for the
 calling peer (`federation.slots`), reads the *raw* request bytes within the
 request deadline (no deserializer: the signature covers exactly these bytes),
-calls `FederationService.handle` with the peer the TLS handshake authenticated,
+waits for the peer's turn (`federation.turns`), calls
+`FederationService.handle` with the peer the TLS handshake authenticated,
 and either returns the signed answer with its envelope in the trailing
 metadata or ends the call with the status from `federation.errors.status_for`.
 
@@ -44,6 +45,7 @@ from federation.errors import (
 from federation.peer_certs import PeerCertificates
 from federation.service import FederationService
 from federation.slots import StreamSlots
+from federation.turns import PeerTurns
 from federation.wire import METHODS, SERVICE
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class _Shared:
     limits: ServerLimits
     certificates: PeerCertificates | None
     slots: StreamSlots
+    turns: PeerTurns
     refusals: LogOnce
 
 
@@ -132,9 +135,10 @@ def _method_handler(shared: _Shared, method: str) -> RawHandler:
             shared.slots.acquire(key)
             slot = key
             body = await _read_request(requests, shared.limits)
-            reply = await shared.service.handle(method, body,
-                                                context.invocation_metadata() or (),
-                                                tls_peer=tls_peer)
+            async with shared.turns.turn(key):
+                reply = await shared.service.handle(method, body,
+                                                    context.invocation_metadata() or (),
+                                                    tls_peer=tls_peer)
         except Exception as exc:
             code, details = status_for(exc)
             if not isinstance(exc, FederationError):
@@ -221,7 +225,7 @@ async def start_server(service: FederationService, listen: str, *, limits: Serve
     )
     shared = _Shared(service, limits, certificates,
                      StreamSlots(limits.max_streams_per_peer, limits.max_concurrent_rpcs),
-                     LogOnce())
+                     PeerTurns(limits.max_answering_per_peer), LogOnce())
     server.add_generic_rpc_handlers((federation_handler(shared),))
     servicer = _serve_health(server, (SERVICE,))
     if certificates is None:
