@@ -324,7 +324,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"demo federation: {len(result['nodes'])} nodes on loopback, TLS pinned to each"
+    print(f"demo federation: {len(result['nodes'])} nodes on loopback, mutual TLS pinned to each"
           f" node's Ed25519 key, every question signed")
     print_table(["NODE", "ADDRESS", "KEY ID", "EVENTS INGESTED"],
                 [(n["name"], n["address"], n["key_id"], n["events_stored"])
