@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import orjson
 
+from federation.keys import refuse_writable_by_others
+
 logger = logging.getLogger(__name__)
 _MAX_FIELD = 300
 
@@ -36,6 +38,7 @@ class AuditLog:
         self._out: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            refuse_writable_by_others(path, "audit log")
             self._out = self._open(path)
 
     @staticmethod

@@ -53,13 +53,12 @@ from federation.wire import (
     SmtpQuestion,
 )
 from node.cli import CommandAdder, run
-from node.cli.node_commands import CommandError, add_init_step
+from node.cli.node_commands import InitContext, add_init_step
 from node.cli.profile_commands import set_remote_query
 from node.cli.render import print_json, print_pairs, print_table
-from node.config import Config
-from node.home import require_home
+from node.errors import CommandError
+from node.home import open_store, require_home
 from node.query import StoreQuery
-from node.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +112,19 @@ def register_federation_commands(add: CommandAdder) -> None:
                        help="no TLS (loopback tests only; also [federation] plaintext)")
 
 
-async def init_node_key(config: Config) -> Mapping[str, object]:
-    """`init` step: create the node key pair once (mode 0600); document the settings once."""
+async def init_node_key(context: InitContext) -> Mapping[str, object]:
+    """`init` step: create the node key pair once (mode 0600); document the settings once.
+
+    A home that was initialised before and lost its key is not given a new one
+    silently: every peer knows the node by that key and would refuse it.
+    """
+    config = context.config
     fed = load_federation_config(config)
+    if not context.created and not fed.key_path.exists() and not context.new_identity:
+        raise CommandError(
+            f"{fed.key_path} is missing from this initialised home: restore it from your"
+            " backup (peers know this node by it), or run `init --new-identity` to make a"
+            " new key and give peers its public key")
     key, _ = ensure_key_file(fed.key_path)
     text = config.config_path.read_text(encoding="utf-8")
     if "[federation]" not in text:
@@ -272,7 +281,12 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     if health_listen:
         health_listen = check_address(health_listen, any_port=True)
     plaintext = args.plaintext or fed.settings.plaintext
-    store = await Store.open(fed.node.store_path, cache_mib=fed.node.store.cache_mib)
+    store = await open_store(fed.node)
+    try:
+        await store.check(full=False)  # never serve answers from a damaged store
+    except BaseException:
+        await store.close()
+        raise
     try:
         node = await start_configured_node(fed, key, StoreQuery(store), listen=listen,
                                            plaintext=plaintext, health_listen=health_listen)

@@ -211,6 +211,25 @@ class NodeKey:
                                           serialization.NoEncryption())
 
 
+def refuse_writable_by_others(path: Path, what: str) -> None:
+    """`KeyFileError` if ``path`` is not a regular file or group/others may write it.
+
+    For the trust store and the audit log: whoever can write them decides whom
+    this node trusts, or what its record says.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise KeyFileError(f"{what} {path} is not a regular file")
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise KeyFileError(f"{what} {path} is writable by group or others (mode"
+                           f" {stat.S_IMODE(mode):04o}); refusing to use it: chmod 600 {path}")
+
+
 def create_key_file(path: Path) -> NodeKey:
     """Write a new key pair to ``path`` (mode 0600); fails if the file exists."""
     key = NodeKey.generate()
@@ -232,12 +251,18 @@ def load_key_file(path: Path) -> NodeKey:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise KeyFileError(f"no node key at {path}: run `decnet-fed init`") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the node key {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise KeyFileError(f"{path} is not a regular file: restore the node key from a backup")
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
             f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):04o});"
             f" refusing to use it: chmod 600 {path}")
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the node key {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is not a PEM private key ({exc})") from None
     if not isinstance(private, Ed25519PrivateKey):

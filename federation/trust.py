@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from federation.errors import KeyFileError, PinMismatch, TrustStoreError
-from federation.keys import PeerKey, parse_public_key
+from federation.keys import PeerKey, parse_public_key, refuse_writable_by_others
 from federation.tls import certificate_der, verify_binding
 
 TRUST_FILENAME = "peers.json"
@@ -122,11 +123,17 @@ class TrustStore:
 
     @classmethod
     def load(cls, path: Path) -> TrustStore:
-        """Read the store; a missing file is an empty store."""
+        """Read the store; a missing file is an empty store; one others may write is refused."""
+        try:
+            refuse_writable_by_others(path, "trust store")
+        except KeyFileError as exc:
+            raise TrustStoreError(str(exc)) from None
         try:
             raw: Any = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return cls()
+        except OSError as exc:
+            raise TrustStoreError(f"cannot read {path}: {exc.strerror or exc}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise TrustStoreError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("peers"), list):
@@ -147,19 +154,27 @@ class TrustStore:
         return store
 
     def save(self, path: Path) -> None:
-        """Atomically replace the file (mode 0600)."""
+        """Atomically replace the file (mode 0600); on failure the old file stays as it was."""
         body = json.dumps({"format": _FORMAT, "peers": [
             {"name": p.name, "address": p.address, "public_key": p.key.text,
              **({} if p.certificate is None else {"certificate": p.certificate.decode()})}
             for p in self
         ]}, indent=2) + "\n"
-        tmp = path.with_suffix(".json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
+        try:
+            fd, name = tempfile.mkstemp(prefix=".peers-", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise TrustStoreError(f"cannot save {path}: {exc.strerror or exc}") from None
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise TrustStoreError(f"cannot save {path}: {exc.strerror or exc};"
+                                  " nothing was changed") from None
 
 
 def _checked_certificate(pem: bytes, key: PeerKey) -> bytes:

@@ -232,7 +232,7 @@ class BatchWriter:
             result = job(conn)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return result
 
@@ -268,9 +268,17 @@ class BatchWriter:
                                             offset.byte_pos, offset.line_no))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return stored
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends it by itself on some
+    errors (a full disk), and a second ROLLBACK would hide the real error behind
+    "cannot rollback - no transaction is active"."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _new_events(conn: sqlite3.Connection, ordered: Sequence[Event], last_id: int) -> list[Event]:

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.errors import ConfigError
+
 ENV_PREFIX = "DECNET_FED_"
 CONFIG_FILENAME = "config.toml"
 _T = TypeVar("_T")
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, of the wrong type or out of range."""
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_node_name(name: str) -> str:
+    """``name`` if it is 1-64 of letters, digits, '.', '_', '-' (starting alphanumeric)."""
+    if not _NODE_NAME.fullmatch(name):
+        raise ValueError(f"name: {name[:80]!r} must be 1-64 of letters, digits, '.', '_', '-'")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,11 @@ class NodeSettings:
     """Who this node is."""
 
     #: Human name shown to peers and in `status`; defaults to the host name at init.
+    #: 1-64 of letters, digits, '.', '_', '-' (it is printed by peers' CLIs).
     name: str = "decnet-node"
+
+    def __post_init__(self) -> None:
+        check_node_name(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,15 @@ class StoreSettings:
     batch_size: int = 10000
     #: SQLite page cache per connection, in MiB.
     cache_mib: int = 64
+    #: Largest the store may grow, in MiB (0 = until the disk is full). A write
+    #: that would pass it fails like a full disk (nothing committed is lost),
+    #: so the node cannot fill the disk it shares with its honeypots.
+    max_size_mib: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("batch_size", 1), ("cache_mib", 1), ("max_size_mib", 0)):
+            if getattr(self, name) < lowest:
+                raise ValueError(f"{name}: must be ≥ {lowest}, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,13 @@ Invariants (they are what `kill -9` must not break):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -29,6 +30,7 @@ from node.batch_writer import (
     WriteChain,
     catch_up_observation_sets,
 )
+from node.errors import StoreCorrupt, StoreError, translate_sqlite
 from node.ingest.event import Event
 
 T = TypeVar("T")
@@ -210,10 +212,6 @@ INSERT INTO store_marks (name, value) SELECT 'observation_sets', coalesce(max(id
 
 _MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
 
-class StoreError(Exception):
-    """The store cannot be opened or used (wrong schema, unreadable file …)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ObservationRow:
     """One attacker source IP as the store aggregates it."""
@@ -234,6 +232,22 @@ class StoreCounts:
     observations: int
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translated(method: Callable[Concatenate[Store, _P], Coroutine[Any, Any, _R]]
+                ) -> Callable[Concatenate[Store, _P], Coroutine[Any, Any, _R]]:
+    """sqlite3 errors leave the store as `StoreError`s (`node.errors`), never raw."""
+    @functools.wraps(method)
+    async def call(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise translate_sqlite(exc, self.path) from exc
+    return call
+
+
 class Store:
     """Async handle on the node database; use `Store.open` and `close`."""
 
@@ -244,14 +258,18 @@ class Store:
         self._probe: sqlite3.Connection | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, cache_mib: int = 64,
+    async def open(cls, path: Path, *, cache_mib: int = 64, max_size_mib: int = 0,
                    profilers: Sequence[BatchProfiler] = ()) -> Store:
-        """Open (creating or migrating) the database at ``path``."""
+        """Open (creating or migrating) the database at ``path``.
+
+        ``max_size_mib`` > 0 caps the file (SQLite ``max_page_count``): past
+        it, writes fail with `StoreFull` as on a full disk.
+        """
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
-        pragmas = _pragmas(cache_mib)
+            raise translate_sqlite(exc, path) from exc
+        pragmas = _pragmas(cache_mib, max_size_mib)
         store = cls(path, db, BatchWriter(path, pragmas, profilers))
         try:
             await store._prepare(pragmas)
@@ -267,8 +285,8 @@ class Store:
                 await self._db.execute(pragma)
             await self._migrate()
             await self._writer.open()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot use store {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise translate_sqlite(exc, self.path) from exc
 
     async def _migrate(self) -> None:
         version = await self._scalar("PRAGMA user_version")
@@ -286,7 +304,8 @@ class Store:
                 await self._db.execute(f"PRAGMA user_version={version}")
                 await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
                 raise
 
     async def close(self) -> None:
@@ -311,6 +330,7 @@ class Store:
         """
         return await self.write_prepared(self.prepare_batch(events), offset)
 
+    @_translated
     async def write_prepared(self, batch: PreparedBatch, offset: ReadOffset | None = None,
                              chain: WriteChain | None = None) -> int:
         """Write a prepared batch in one transaction; return how many events were new.
@@ -319,6 +339,7 @@ class Store:
         """
         return await self._writer.write(batch, offset, chain)
 
+    @_translated
     async def write_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job(connection)`` as one transaction on the batch writer's connection.
 
@@ -345,6 +366,7 @@ class Store:
         rows = self._probe.execute(_KNOWN_KEYS, (b"".join(keys), len(keys))).fetchall()
         return {keys[row[0]] for row in rows}
 
+    @_translated
     async def read_offset(self, source: str) -> ReadOffset | None:
         """The saved follow position of ``source``, if any."""
         async with self._db.execute(
@@ -354,6 +376,7 @@ class Store:
             row = await cursor.fetchone()
         return None if row is None else ReadOffset(*row)
 
+    @_translated
     async def catch_up_observations(self) -> None:
         """Bring the per-IP service and honeypot sets up to every stored event.
 
@@ -363,6 +386,7 @@ class Store:
         if await self._scalar(OBSERVATION_SETS_BEHIND):
             await self.write_job(catch_up_observation_sets)
 
+    @_translated
     async def observations(self, limit: int | None = None) -> list[ObservationRow]:
         """Observations, most recently seen first."""
         await self.catch_up_observations()
@@ -385,20 +409,39 @@ class Store:
             for ip, first, last, count, services, honeypots in rows
         ]
 
+    @_translated
     async def counts(self) -> StoreCounts:
         return StoreCounts(
             events=await self._scalar("SELECT count(*) FROM events"),
             observations=await self._scalar("SELECT count(*) FROM observations"),
         )
 
+    @_translated
+    async def check(self, *, full: bool) -> None:
+        """`StoreCorrupt` unless SQLite's integrity check passes.
+
+        ``full`` runs ``integrity_check`` (also cross-checks every index:
+        minutes on a large store); otherwise ``quick_check`` (page structure
+        only, O(size) but several times faster), what `serve` runs at start.
+        """
+        rows = await self.fetch("PRAGMA integrity_check(20)" if full else "PRAGMA quick_check(20)")
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            raise StoreCorrupt(f"store {self.path} is damaged ({'; '.join(problems)[:300]}):"
+                               " restore it from a backup, or move it away and re-ingest into"
+                               " a new one")
+
+    @_translated
     async def schema_version(self) -> int:
         return await self._scalar("PRAGMA user_version")
 
+    @_translated
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of one query; for read models (profile views) that own their SQL."""
         async with self._db.execute(sql, params) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
 
+    @_translated
     async def execute(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement per parameter row (inside `transaction` for atomicity)."""
         await self._db.executemany(sql, rows)
@@ -414,7 +457,8 @@ class Store:
         try:
             yield self
         except BaseException:
-            await self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
             raise
         await self._db.execute("COMMIT")
 
@@ -442,9 +486,12 @@ SELECT n FROM i WHERE EXISTS (SELECT 1 FROM events WHERE key = substr(?1, n * 16
 """
 
 
-def _pragmas(cache_mib: int) -> tuple[str, ...]:
+def _pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:
     """Per-connection settings, the same for the async reader and the batch writer."""
+    limit = (f"PRAGMA max_page_count={max_size_mib * 1024 * 1024 // _PAGE_SIZE}",) \
+        if max_size_mib > 0 else ()
     return (
+        *limit,
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=NORMAL",
         f"PRAGMA cache_size=-{cache_mib * 1024}",

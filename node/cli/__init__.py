@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from node import __version__
 from node.cli.node_commands import (
-    CommandError,
     cmd_ingest,
     cmd_init,
     cmd_observations,
@@ -24,8 +24,8 @@ from node.cli.node_commands import (
 )
 from node.cli.profile_commands import register_profile_commands
 from node.cli.render import printable
-from node.config import ConfigError, resolve_home
-from node.store import StoreError
+from node.config import resolve_home
+from node.errors import NodeError
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 #: ``add(name, handler, help)`` → the new sub-command's parser (with ``--json``).
@@ -37,6 +37,9 @@ def register_node_commands(add: CommandAdder) -> None:
     """The commands that work on the local node alone."""
     init = add("init", cmd_init, "create the node home (config, store); safe to re-run")
     init.add_argument("--name", help="node name (default: the host name)")
+    init.add_argument("--new-identity", action="store_true",
+                      help="make a new node key when an initialised home lost its own"
+                           " (peers must then trust the new key)")
 
     ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)")
     ingest.add_argument("paths", nargs="+", metavar="PATH")
@@ -46,7 +49,9 @@ def register_node_commands(add: CommandAdder) -> None:
     observations = add("observations", cmd_observations, "list attacker observations (per IP)")
     observations.add_argument("--limit", type=int, default=None, help="at most N rows")
 
-    add("status", cmd_status, "show the node home, store size and counts")
+    status = add("status", cmd_status, "show the node home, store size and counts")
+    status.add_argument("--check", action="store_true",
+                        help="also run SQLite's full integrity check (slow on a large store)")
     register_profile_commands(add)
 
 
@@ -57,6 +62,8 @@ def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:
     )
     parser.add_argument("--home", help="node home (default $DECNET_FED_HOME or ~/.decnet-fed)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error")
     parser.add_argument("--version", action="version", version=f"decnet-fed {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -79,9 +86,10 @@ def run(argv: Sequence[str] | None, *registrars: Registrar,
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    os.umask(0o077)  # everything the node writes is the operator's alone
     args.home = resolve_home(args.home)
     handler: Command = args.handler
-    caught: tuple[type[Exception], ...] = (CommandError, ConfigError, StoreError, *errors)
+    caught: tuple[type[Exception], ...] = (NodeError, *errors)
     try:
         return asyncio.run(handler(args))
     except caught as exc:
@@ -89,6 +97,22 @@ def run(argv: Sequence[str] | None, *registrars: Registrar,
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `decnet-fed observations | head`: the reader left
+        _silence_stdout()
+        return 141
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"decnet-fed: internal error: {type(exc).__name__}: {printable(str(exc))[:300]}"
+              " (run again with --debug for the traceback, and report it)", file=sys.stderr)
+        return 70
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

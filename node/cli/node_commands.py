@@ -7,11 +7,13 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from node.cli.render import format_bytes, print_json, print_pairs, print_table
 from node.config import Config
-from node.home import init_home, require_home
+from node.errors import CommandError
+from node.home import init_home, open_store, require_home
 from node.ingest.pipeline import (
     IngestReport,
     follow_source,
@@ -29,14 +31,20 @@ from node.store import ObservationRow, Store
 _REJECTS_SHOWN = 20
 
 
-class CommandError(Exception):
-    """A command failed in a way the operator must hear about (exit status 1)."""
+@dataclass(frozen=True, slots=True)
+class InitContext:
+    """What an init step knows: the home's config, whether `init` just created
+    it, and whether the operator asked for a new identity on purpose."""
+
+    config: Config
+    created: bool
+    new_identity: bool
 
 
 #: Steps `init` runs after creating the home, added by packages `node` may not
 #: import (the federation creates the node key). Each must be idempotent and
 #: returns fields merged into the JSON output and printed as ``name: value``.
-InitStep = Callable[[Config], Awaitable[Mapping[str, object]]]
+InitStep = Callable[[InitContext], Awaitable[Mapping[str, object]]]
 _init_steps: list[InitStep] = []
 
 
@@ -50,8 +58,9 @@ async def cmd_init(args: argparse.Namespace) -> int:
     result = await init_home(args.home, args.name)
     config = result.config
     extra: dict[str, object] = {}
+    context = InitContext(config, result.created, args.new_identity)
     for step in _init_steps:
-        extra.update(await step(config))
+        extra.update(await step(context))
     if args.json:
         print_json({"home": str(config.home), "name": config.node.name,
                     "created": result.created, "store": str(config.store_path), **extra})
@@ -76,8 +85,7 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
         except SourceError as exc:
             raise CommandError(str(exc)) from None
     profilers = [profiler_from_config(config)] if config.profile.enabled else []
-    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib,
-                             profilers=profilers)
+    store = await open_store(config, profilers=profilers)
     try:
         if args.follow:
             report = await _follow_all(store, config, sources)
@@ -147,7 +155,7 @@ def observation_json(row: ObservationRow) -> dict[str, Any]:
 
 async def cmd_observations(args: argparse.Namespace) -> int:
     config = require_home(args.home)
-    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    store = await open_store(config)
     try:
         rows = await store.observations(limit=args.limit)
     finally:
@@ -168,8 +176,10 @@ async def cmd_observations(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     config = require_home(args.home)
-    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    store = await open_store(config)
     try:
+        if args.check:
+            await store.check(full=True)
         counts = await store.counts()
         version = await store.schema_version()
         size = store.size_bytes()
@@ -186,6 +196,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "events": counts.events,
         "observations": counts.observations,
         "field_rejections": rejections,
+        **({"integrity": "ok"} if args.check else {}),
     }
     if args.json:
         print_json(status)
@@ -198,5 +209,6 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("observations", counts.observations),
             ("field rejections", sum(rejections.values())),
             *((f"  {reason}", count) for reason, count in rejections.items()),
+            *((("integrity", "ok (full check)"),) if args.check else ()),
         ])
     return 0

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from node.cli.node_commands import CommandError
 from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config
-from node.home import require_home
+from node.errors import CommandError
+from node.home import open_store, require_home
 from node.ingest.addresses import canonical_ip
 from node.ingest.event import LineRejected
 from node.profile.enrichment.service import Enricher
@@ -188,7 +188,7 @@ async def cmd_reprofile(args: argparse.Namespace) -> int:
 
 
 async def _open(config: Config) -> Store:
-    return await Store.open(config.store_path, cache_mib=config.store.cache_mib)
+    return await open_store(config)
 
 
 def _print_profile(p: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from node.config import Config, ConfigError
+from node.config import Config
+from node.errors import ConfigError
 from node.ingest.event import Event
 from node.ingest.transcript import FORMAT_TRANSCRIPT, KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
 from node.profile import sql

@@ -12,6 +12,7 @@ import pytest
 
 from node import batch_writer
 from node.batch_writer import ChainBroken
+from node.errors import StoreFull
 from node.ingest.detect import parse_line
 from node.ingest.event import Event
 from node.ingest.pipeline import follow_source, ingest_sources
@@ -96,7 +97,7 @@ async def test_writes_queued_behind_a_failed_one_are_not_committed(tmp_path: Pat
                                                             chain=chain)) for e in events]
         results = await asyncio.gather(*writes, return_exceptions=True)
         assert results[0] == 1
-        assert isinstance(results[1], sqlite3.OperationalError)
+        assert isinstance(results[1], StoreFull)
         assert all(isinstance(r, ChainBroken) for r in results[2:])
         assert (await opened.counts()).events == 1
         assert await opened.write_batch([events[3]]) == 1  # a new chain writes again
@@ -113,7 +114,7 @@ async def test_an_ingest_stops_at_a_failed_write_and_keeps_what_came_before(
                            for n in range(8)))
     opened = await Store.open(tmp_path / "node.db", profilers=[_FailingProfiler(events[2])])
     try:
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(StoreFull):
             await ingest_sources(opened, [str(log)], batch_size=1, max_line_bytes=4096)
         stored = await opened.fetch("SELECT fields ->> 'value' FROM events ORDER BY id")
         assert stored == [("<a@d0.com>",), ("<a@d1.com>",)]
@@ -164,7 +165,7 @@ async def test_a_follower_stops_at_a_failed_write_without_waiting_for_more_lines
     opened = await Store.open(tmp_path / "node.db",
                               profilers=[_FailingProfiler(mail(1, "192.0.2.1", "d1.com"))])
     try:
-        with pytest.raises(sqlite3.OperationalError):  # no more lines come, stop is never set
+        with pytest.raises(StoreFull):  # no more lines come, stop is never set
             await asyncio.wait_for(follow_source(
                 opened, str(log), batch_size=100, max_line_bytes=4096, poll_interval_s=0.01,
                 stop=asyncio.Event()), timeout=30)
