@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 
+from federation.errors import HomeFileError
 from federation.keys import refuse_writable_by_others
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,32 @@ def _cap(value: Any) -> Any:
     return value
 
 
+class AuditThrottle:
+    """At most ``rate_per_s`` refusal lines per peer (burst ``burst``); the rest are counted.
+
+    A peer that floods refused calls would otherwise grow the log without
+    bound (the review measured ~20 GiB/day from one peer). The next line
+    written for that peer carries ``suppressed``: how many it stands for.
+    """
+
+    def __init__(self, rate_per_s: float = 10.0, burst: int = 100) -> None:
+        self._rate_per_s = rate_per_s
+        self._burst = float(burst)
+        self._state: dict[str, list[float]] = {}  # key id → [tokens, updated_s, suppressed]
+
+    def admit(self, key_id: str, now_s: float) -> int | None:
+        """None to drop this line; else how many lines were dropped before it."""
+        state = self._state.setdefault(key_id, [self._burst, now_s, 0.0])
+        state[0] = min(self._burst, state[0] + max(0.0, now_s - state[1]) * self._rate_per_s)
+        state[1] = max(state[1], now_s)
+        if state[0] < 1.0:
+            state[2] += 1
+            return None
+        state[0] -= 1.0
+        dropped, state[2] = int(state[2]), 0.0
+        return dropped
+
+
 class AuditLog:
     """Append-only JSON lines (file mode 0600); ``None`` path = keep nothing (tests only)."""
 
@@ -39,7 +66,11 @@ class AuditLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             refuse_writable_by_others(path, "audit log")
-            self._out = self._open(path)
+            try:
+                self._out = self._open(path)
+            except OSError as exc:
+                raise HomeFileError(f"cannot open the audit log {path}:"
+                                    f" {exc.strerror or exc}") from None
 
     @staticmethod
     def _open(path: Path) -> IO[bytes]:
@@ -48,7 +79,7 @@ class AuditLog:
 
     def record(self, *, now_s: float, peer: str, key_id: str, method: str,
                question: dict[str, Any] | None, answer: dict[str, Any] | None,
-               status: str = "OK", reason: str | None = None) -> None:
+               status: str = "OK", reason: str | None = None, suppressed: int = 0) -> None:
         if self._out is None:
             return
         entry: dict[str, Any] = {
@@ -61,6 +92,8 @@ class AuditLog:
             entry["answer"] = answer
         if reason is not None:
             entry["reason"] = _cap(reason)
+        if suppressed:
+            entry["suppressed"] = suppressed
         try:
             self._out.write(orjson.dumps(entry) + b"\n")
             self._out.flush()

@@ -63,6 +63,10 @@ class PeerBudgets:
         day.questions.add(question)
         return True
 
+    def refund_question(self, key_id: str, question: bytes, now_s: float) -> None:
+        """Undo today's charge of ``question`` (its answer was never sent)."""
+        self._today(key_id, now_s).questions.discard(question)
+
     def restore(self, key_id: str, day: int, questions: Iterable[bytes]) -> None:
         """Reload questions charged on ``day`` before a restart."""
         entry = self._days.get(key_id)

@@ -27,10 +27,9 @@ from federation.config import (
 from federation.demo import demo_directory, run_demo
 from federation.errors import (
     FederationError,
-    KeyFileError,
+    HomeFileError,
     PeerUnreachable,
     PinMismatch,
-    TrustStoreError,
 )
 from federation.keys import (
     NodeKey,
@@ -290,9 +289,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     try:
         node = await start_configured_node(fed, key, StoreQuery(store), listen=listen,
                                            plaintext=plaintext, health_listen=health_listen)
-    except (OSError, RuntimeError) as exc:
+    except OSError as exc:
         await store.close()
-        raise CommandError(f"cannot listen on {listen} or {health_listen}: {exc}") from None
+        raise CommandError(f"{exc}: is another node (or program) using that port?") from None
     except BaseException:
         await store.close()
         raise
@@ -395,8 +394,7 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(argv, register_federation_commands,
-               errors=(FederationError, KeyFileError, TrustStoreError))
+    return run(argv, register_federation_commands, errors=(FederationError, HomeFileError))
 
 
 if __name__ == "__main__":

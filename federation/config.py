@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation.errors import TrustStoreError
 from federation.privacy import PrivacyPolicy
+from federation.trust import check_address
 from node.config import Config, load_section
 
 #: Schema versions this build serves (inclusive).
@@ -52,8 +54,15 @@ class FederationSettings:
 
     def __post_init__(self) -> None:
         for name in ("query_deadline_s", "peer_certificate_retry_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
+            if not 0 < getattr(self, name) <= 3600:
+                raise ValueError(f"{name}: must be in (0, 3600], got {getattr(self, name)!r}")
+        for name in ("listen", "health_listen"):
+            value = getattr(self, name)
+            if value or name == "listen":
+                try:
+                    check_address(value, any_port=True)
+                except TrustStoreError:
+                    raise ValueError(f"{name}: {value[:80]!r} must be HOST:PORT") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +96,7 @@ class ServerLimits:
     #: Answers computed at once for one peer; its other calls wait their
     #: turn. 1 makes peers take turns on the event loop, so one peer's burst
     #: does not delay another's question by the whole burst (bench/simhash.py:
-    #: another peer's SMTP p99 86 ms → 23 ms during radius-16 bursts); higher
+    #: another peer's SMTP p99 86 ms → 21 ms during radius-16 bursts); higher
     #: lets one peer's calls share ledger commits at the price of fairness.
     max_answering_per_peer: int = 1
     #: A call must deliver its whole request within this many seconds of
@@ -103,8 +112,15 @@ class ServerLimits:
                      "max_streams_per_connection", "max_answering_per_peer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
-        if not self.request_timeout_s > 0:
-            raise ValueError(f"request_timeout_s: must be > 0, got {self.request_timeout_s!r}")
+        if not 0 < self.request_timeout_s <= 60:
+            raise ValueError(f"request_timeout_s: must be in (0, 60], got"
+                             f" {self.request_timeout_s!r}")
+        if self.max_streams_per_peer > self.max_concurrent_rpcs:
+            raise ValueError(f"max_streams_per_peer: {self.max_streams_per_peer} is more than"
+                             f" max_concurrent_rpcs ({self.max_concurrent_rpcs})")
+        if self.max_answering_per_peer > self.max_streams_per_peer:
+            raise ValueError(f"max_answering_per_peer: {self.max_answering_per_peer} is more"
+                             f" than max_streams_per_peer ({self.max_streams_per_peer})")
         if self.shutdown_grace_s < 0:
             raise ValueError(f"shutdown_grace_s: must be ≥ 0, got {self.shutdown_grace_s!r}")
 

@@ -24,8 +24,9 @@
         ├── BadAnswer                    unsigned, tampered or mis-bound answer
         └── PinMismatch                  TLS certificate not bound to the peer's key
 
-    KeyFileError (ValueError)            bad, missing or too-readable key file (CLI)
-    TrustStoreError (ValueError)         bad trust store file or peer entry (CLI)
+    HomeFileError (ValueError)           a file in the node home cannot be used (CLI)
+    ├── KeyFileError                     bad, missing or too-readable key file
+    └── TrustStoreError                  bad trust store file or peer entry
 
 Foreign exceptions (``InvalidSignature``, ``DecodeError``, ``grpc.RpcError``)
 are translated where they arise; `status_for` is the only place a
@@ -129,11 +130,15 @@ class PinMismatch(PeerError):
     """The peer's TLS certificate is not bound to the public key in the trust store."""
 
 
-class KeyFileError(ValueError):
+class HomeFileError(ValueError):
+    """A file of the node home (key, trust store, audit log, state) cannot be used."""
+
+
+class KeyFileError(HomeFileError):
     """The node's key file is missing, malformed or readable by others."""
 
 
-class TrustStoreError(ValueError):
+class TrustStoreError(HomeFileError):
     """The trust store file or a peer entry is invalid."""
 
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from federation.errors import StateUnavailable
+from federation.errors import HomeFileError, StateUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class Ledger:
         """``path=None`` keeps everything in memory (tests and benchmarks only)."""
         self._lock = threading.Lock()
         target = ":memory:" if path is None else str(path)
+        if path is not None and path.is_dir():
+            raise HomeFileError(f"the federation state {path} is a directory")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -87,11 +89,17 @@ class Ledger:
             self._db.executescript(_SCHEMA)
             self._key = self._question_key()
         except sqlite3.Error as exc:
-            raise StateUnavailable(f"federation state {target}: {exc}") from None
+            raise HomeFileError(f"cannot use the federation state {target}: {exc}") from None
         if path is not None:
             path.chmod(0o600)
         self._pending: _Pending | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._commits = 0
+
+    def prune(self, now_ms: int) -> None:
+        """Forget expired nonces and past days (at open, then every 1000 commits)."""
+        with self._lock:
+            self._prune(now_ms)
 
     def _question_key(self) -> bytes:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'question_key'").fetchone()
@@ -122,9 +130,13 @@ class Ledger:
     async def record(self, nonces: Sequence[NonceRow], questions: Sequence[QuestionRow],
                      now_ms: int) -> None:
         """Commit the rows (with whatever else is pending); `StateUnavailable` if it fails."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or self._loop.is_closed():
+            self._loop = loop
+        if loop is not self._loop:
+            raise RuntimeError("a Ledger serves one event loop at a time")
         pending = self._pending
         if pending is None:
-            loop = asyncio.get_running_loop()
             pending = self._pending = _Pending(done=loop.create_future())
             loop.call_soon(self._flush, now_ms)
         pending.nonces.extend(nonces)
@@ -139,11 +151,14 @@ class Ledger:
         task = asyncio.get_running_loop().run_in_executor(None, self._commit, pending, now_ms)
 
         def finished(result: asyncio.Future[None]) -> None:
-            exc = result.exception()
-            if exc is None:
-                done.set_result(None)
-            else:
+            if done.done():
+                return
+            if result.cancelled():
+                done.set_exception(StateUnavailable("the state commit was cancelled; retry"))
+            elif (exc := result.exception()) is not None:
                 done.set_exception(exc)
+            else:
+                done.set_result(None)
         task.add_done_callback(finished)
 
     def _commit(self, pending: _Pending, now_ms: int) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 
-from federation.errors import PinMismatch
+from federation.errors import PinMismatch, TrustStoreError
 from federation.keys import NodeKey
 from federation.tls import certificate_spki, make_certificate
 from federation.trust import Peer, TrustStore
@@ -45,18 +45,19 @@ class PeerCertificates:
 
     def replace(self, trust: TrustStore) -> None:
         """Accept exactly the certificates of ``trust`` from the next handshake on."""
-        certs = [peer for peer in trust if peer.certificate is not None]
-        by_spki = {certificate_spki(_pem(peer)): peer.key.key_id for peer in certs}
+        by_spki: dict[bytes, str] = {}
+        for peer in trust.with_certificates():
+            spki = certificate_spki(_pem(peer))
+            if by_spki.setdefault(spki, peer.key.key_id) != peer.key.key_id:
+                # verify_binding makes this impossible; fail closed all the same
+                raise TrustStoreError(f"peer {peer.name}'s TLS key is another peer's too")
+        certs = trust.with_certificates()
         # gRPC needs at least one root: with no peer certificate yet, our own
         # (only this node holds its private key) keeps every other party out.
         roots = b"".join(_pem(peer) for peer in certs) or self._cert_pem
         with self._lock:
             self._by_spki, self._by_pem, self._roots = by_spki, {}, roots
             self._version += 1
-
-    def missing(self, trust: TrustStore) -> list[Peer]:
-        """Trusted peers whose certificate is not known yet (they cannot connect)."""
-        return [peer for peer in trust if peer.certificate is None]
 
     def configuration(self) -> grpc.ServerCertificateConfiguration | None:
         """The fetcher gRPC calls per handshake (on its own thread): new roots, or None."""

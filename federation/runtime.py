@@ -22,7 +22,7 @@ from pathlib import Path
 from federation.audit import AuditLog
 from federation.client import peer_certificate
 from federation.config import FederationConfig, ServerLimits
-from federation.errors import PeerError, TrustStoreError
+from federation.errors import PeerError, PinMismatch, TrustStoreError
 from federation.keys import NodeKey
 from federation.ledger import Ledger
 from federation.peer_certs import PeerCertificates
@@ -67,18 +67,26 @@ class FederationNode:
             self.certificates.replace(trust)
 
     def reload(self) -> None:
-        """SIGHUP: re-read the trust store file and reopen the audit log."""
+        """SIGHUP: re-read the trust store file and reopen the audit log.
+
+        Certificates this process fetched are carried over for peers whose key
+        did not change: the file does not hold them (`serve` never writes it).
+        """
         self.audit.reopen()
         if self.peers_path is None:
             return
         try:
             trust = TrustStore.load(self.peers_path)
+            for peer in trust.without_certificates():
+                known = self.trust.by_key_id(peer.key.key_id)
+                if known is not None and known.certificate is not None:
+                    trust.set_certificate(peer.name, known.certificate)
         except TrustStoreError as exc:
             logger.error("trust store not reloaded: %s", exc)
             return
         self.replace_trust(trust)
         logger.warning("trust store reloaded: %d peers", len(trust))
-        if self.certificates is not None and self.certificates.missing(trust):
+        if self.certificates is not None and trust.without_certificates():
             self._start(self.fetch_missing_certificates())
 
     async def fetch_missing_certificates(self) -> int:
@@ -86,14 +94,21 @@ class FederationNode:
         if self.certificates is None:
             return 0
         added = 0
-        for peer in self.certificates.missing(self.trust):
+        for peer in self.trust.without_certificates():
             try:
                 async with asyncio.timeout(5.0):
                     pem = await peer_certificate(peer)
+            except PinMismatch as exc:
+                logger.warning("peer %s: %s serves another key's certificate (%s)",
+                               peer.name, peer.address, exc)
+                continue
             except (PeerError, TimeoutError) as exc:
                 logger.info("certificate of peer %s not fetched yet: %s", peer.name, exc)
                 continue
-            self.trust.set_certificate(peer.name, pem)
+            current = self.trust.by_key_id(peer.key.key_id)  # a reload may have run meanwhile
+            if current is None or current.certificate is not None:
+                continue
+            self.trust.set_certificate(current.name, pem)
             added += 1
         if added:
             self.certificates.replace(self.trust)
@@ -117,9 +132,11 @@ class FederationNode:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.health_server is not None and self.health_server.health is not None:
+            await self.health_server.health.enter_graceful_shutdown()  # NOT_SERVING first
+        await self.server.stop(grace_s)
         if self.health_server is not None:
             await self.health_server.stop(None)
-        await self.server.stop(grace_s)
         self.audit.close()
         self.ledger.close()
 
@@ -144,14 +161,26 @@ async def start_node(*, key: NodeKey, name: str, trust: TrustStore, query: NodeQ
                                 policy=policy, audit=audit, ledger=ledger, clock=clock)
     await service.refresh()
     certificates = None if plaintext else PeerCertificates(key, trust)
-    server = await start_server(service, listen, limits=limits, certificates=certificates)
+    server = await _listening("federation port", listen,
+                              start_server(service, listen, limits=limits,
+                                           certificates=certificates))
     try:
-        health_server = await start_health_server(health_listen) if health_listen else None
+        health_server = await _listening("monitoring port", health_listen,
+                                         start_health_server(health_listen)) \
+            if health_listen else None
     except BaseException:
         await server.stop(None)
         raise
     return FederationNode(key, service, server, health_server, certificates, trust, audit,
                           ledger, peers_path, certificate_retry_s)
+
+
+async def _listening(what: str, listen: str, starting: Awaitable[GrpcServer]) -> GrpcServer:
+    """gRPC's bind failures (RuntimeError or OSError) as one `OSError` naming the listener."""
+    try:
+        return await starting
+    except (OSError, RuntimeError) as exc:
+        raise OSError(f"cannot listen on {listen} ({what}): {exc}") from None
 
 
 async def start_configured_node(fed: FederationConfig, key: NodeKey, query: NodeQuery, *,

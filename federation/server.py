@@ -14,10 +14,13 @@ request has arrived, so a stream that sends headers and never a body would
 hold a slot for as long as its sender liked. This way the handler runs at
 once, and the deadline applies to the body.
 
-Two listeners: the federation port (mutual TLS; health and reflection beside
-Federation, for trusted peers) and the local monitoring port (plaintext,
-loopback by default: health and reflection only), which is what a container
-healthcheck or grpcurl on the host uses.
+Two listeners: the federation port (mutual TLS; the Federation methods and
+nothing else) and the local monitoring port (plaintext, loopback by default:
+health and reflection only), which is what a container healthcheck or
+grpcurl on the host uses. Health and reflection stay off the federation port
+because their streaming calls (``Health.Watch``, ``ServerReflectionInfo``)
+never end and would hold gRPC's call slots outside the per-peer accounting:
+a trusted peer could fill them all.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ async def _read_request(requests: AsyncIterator[bytes], limits: ServerLimits) ->
 def _method_handler(shared: _Shared, method: str) -> RawHandler:
     async def call(requests: AsyncIterator[bytes], context: Context) -> bytes:
         slot: str | None = None
+        tls_peer: str | None = None
+        in_service = False
         try:
             tls_peer = _tls_peer(context, shared.certificates)
             key = _slot_key(context, tls_peer)
@@ -136,10 +141,13 @@ def _method_handler(shared: _Shared, method: str) -> RawHandler:
             slot = key
             body = await _read_request(requests, shared.limits)
             async with shared.turns.turn(key):
+                in_service = True  # from here on the service audits its own refusals
                 reply = await shared.service.handle(method, body,
                                                     context.invocation_metadata() or (),
                                                     tls_peer=tls_peer)
         except Exception as exc:
+            if tls_peer is not None and not in_service and isinstance(exc, FederationError):
+                shared.service.audit_refusal(tls_peer, method, exc)
             code, details = status_for(exc)
             if not isinstance(exc, FederationError):
                 logger.exception("internal error answering %s", method)
@@ -170,7 +178,7 @@ class GrpcServer:
 
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: health.aio.HealthServicer | None = None
     slots: StreamSlots | None = None
 
     @property
@@ -180,7 +188,8 @@ class GrpcServer:
 
     async def stop(self, grace_s: float | None) -> None:
         """Stop accepting calls; in-flight calls get ``grace_s`` seconds to finish."""
-        await self.health.enter_graceful_shutdown()
+        if self.health is not None:
+            await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
 
     async def wait(self) -> None:
@@ -189,6 +198,7 @@ class GrpcServer:
 
 def _serve_health(server: grpc.aio.Server, services: tuple[str, ...]) -> \
         health.aio.HealthServicer:
+    """Health checking and reflection (naming ``services`` too) on ``server``."""
     servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     reflection.enable_server_reflection((*services, _HEALTH_SERVICE, reflection.SERVICE_NAME),
@@ -196,15 +206,10 @@ def _serve_health(server: grpc.aio.Server, services: tuple[str, ...]) -> \
     return servicer
 
 
-async def _started(server: grpc.aio.Server, port: int, listen: str,
-                   servicer: health.aio.HealthServicer,
-                   slots: StreamSlots | None = None) -> GrpcServer:
+async def _started(server: grpc.aio.Server, port: int, listen: str) -> None:
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()
-    for name in ("", SERVICE):
-        await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return GrpcServer(server, port, servicer, slots)
 
 
 async def start_server(service: FederationService, listen: str, *, limits: ServerLimits,
@@ -217,8 +222,10 @@ async def start_server(service: FederationService, listen: str, *, limits: Serve
         maximum_concurrent_rpcs=4 * limits.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", limits.max_request_bytes),
-            ("grpc.max_metadata_size", limits.max_metadata_bytes),
-            ("grpc.absolute_max_metadata_size", 2 * limits.max_metadata_bytes),
+            # gRPC's soft limit refuses at random below its hard one: keep both
+            # above the gate's exact limit, so the gate (which audits) decides.
+            ("grpc.max_metadata_size", 2 * limits.max_metadata_bytes),
+            ("grpc.absolute_max_metadata_size", 4 * limits.max_metadata_bytes),
             ("grpc.max_concurrent_streams", limits.max_streams_per_connection),
             ("grpc.so_reuseport", 0),
         ],
@@ -227,16 +234,23 @@ async def start_server(service: FederationService, listen: str, *, limits: Serve
                      StreamSlots(limits.max_streams_per_peer, limits.max_concurrent_rpcs),
                      PeerTurns(limits.max_answering_per_peer), LogOnce())
     server.add_generic_rpc_handlers((federation_handler(shared),))
-    servicer = _serve_health(server, (SERVICE,))
     if certificates is None:
         port = server.add_insecure_port(listen)
     else:
         port = server.add_secure_port(listen, certificates.credentials())
-    return await _started(server, port, listen, servicer, shared.slots)
+    await _started(server, port, listen)
+    return GrpcServer(server, port, slots=shared.slots)
 
 
 async def start_health_server(listen: str) -> GrpcServer:
-    """The local monitoring listener: plaintext health checking and reflection only."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    """The local monitoring listener: plaintext health checking and reflection only.
+
+    At most 16 calls at once: it is for a healthcheck and an operator's grpcurl.
+    """
+    server = grpc.aio.server(maximum_concurrent_rpcs=16, options=[("grpc.so_reuseport", 0)])
     servicer = _serve_health(server, (SERVICE,))
-    return await _started(server, server.add_insecure_port(listen), listen, servicer)
+    port = server.add_insecure_port(listen)
+    await _started(server, port, listen)
+    for name in ("", SERVICE):
+        await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, port, servicer)

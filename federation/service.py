@@ -18,11 +18,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from federation.audit import AuditLog
+from federation.audit import AuditLog, AuditThrottle
 from federation.budget import PeerBudgets
 from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
 from federation.envelope import encode_envelope, sign_answer
-from federation.errors import FederationError, InvalidQuestion, status_for
+from federation.errors import FederationError, InvalidQuestion, StateUnavailable, status_for
 from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
@@ -105,16 +105,17 @@ class FederationService:
 
     def __init__(self, *, key: NodeKey, name: str, trust: TrustStore, query: NodeQuery,
                  limits: ServerLimits, policy: PrivacyPolicy, audit: AuditLog,
-                 ledger: Ledger | None = None, clock: Clock = time.time) -> None:
+                 ledger: Ledger, clock: Clock = time.time) -> None:
         self._key = key
         self._name = name
         self._trust = trust
         self._query = query
         self._policy = policy
         self._audit = audit
-        self._ledger = ledger or Ledger(None)
+        self._ledger = ledger
         self._clock = clock
         self._budgets = PeerBudgets(policy)
+        self._throttle = AuditThrottle()
         self._gate = Gate(trust, limits, self._budgets)
         self._snapshot = AnswerSnapshot(clock())
         self._restore()
@@ -122,6 +123,7 @@ class FederationService:
     def _restore(self) -> None:
         """Reload the nonces and today's question charges kept across a restart."""
         now_s = self._clock()
+        self._ledger.prune(int(now_s * 1000))
         self._gate.nonces.restore((row.key_id, row.nonce, row.expires_ms)
                                   for row in self._ledger.nonces(int(now_s * 1000)))
         today = int(now_s // DAY_S)
@@ -152,16 +154,19 @@ class FederationService:
             admitted = self._gate.admit(method, body, metadata, now_s, tls_peer)
         except FederationError as exc:
             if tls_peer is not None:  # the handshake authenticated the sender
-                self._audit_refusal(now_s, tls_peer, method, None, exc)
+                self.audit_refusal(tls_peer, method, exc)
             raise
         checked: Checked | None = None
+        charge: list[QuestionRow] = []
         try:
             checked, charge = self._check_and_charge(admitted, method, body, now_s)
             answer = self._answer(checked)
             response = encode_answer(answer, admitted.envelope.schema_version, method)
             await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
         except FederationError as exc:
-            self._audit_refusal(now_s, admitted.peer.key.key_id, method, checked, exc)
+            if isinstance(exc, StateUnavailable) and charge:
+                self._budgets.refund_question(charge[0].key_id, charge[0].question, now_s)
+            self.audit_refusal(admitted.peer.key.key_id, method, exc, checked)
             await self._keep_nonce(admitted, now_s)
             raise
         envelope = sign_answer(self._key, method, admitted.envelope.schema_version,
@@ -211,14 +216,24 @@ class FederationService:
         except FederationError:
             pass  # the refusal stands; the ledger already logged why it could not write
 
-    def _audit_refusal(self, now_s: float, key_id: str, method: str, checked: Checked | None,
-                       exc: FederationError) -> None:
+    def audit_refusal(self, key_id: str, method: str, exc: FederationError,
+                      checked: Checked | None = None) -> None:
+        """One audit line for a refused request of an authenticated sender.
+
+        A peer's refusals are throttled (`AuditThrottle`): a flood of refused
+        calls becomes a bounded number of lines, each counting those it stands for.
+        """
+        now_s = self._clock()
+        suppressed = self._throttle.admit(key_id, now_s)
+        if suppressed is None:
+            return
         peer = self._trust.by_key_id(key_id)
         code, details = status_for(exc)
         self._audit.record(now_s=now_s, peer=peer.name if peer else "?", key_id=key_id,
                            method=method,
                            question=None if checked is None else question_json(checked.question),
-                           answer=None, status=code.name, reason=details)
+                           answer=None, status=code.name, reason=details,
+                           suppressed=suppressed)
 
 
 def _answer_json(answer: Answer) -> dict[str, object]:

@@ -25,6 +25,7 @@ import ssl
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -89,16 +90,30 @@ def make_certificate(key: NodeKey) -> tuple[bytes, bytes]:
 
 
 def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
-    """The certificate as PEM if ``peer``'s identity key signed its key, else `PinMismatch`."""
+    """The certificate as PEM if it is ``peer``'s own, else `PinMismatch`.
+
+    Its own means: self-signed by its TLS key (so whoever made it holds that
+    key), naming ``peer``'s key id, and carrying ``peer``'s Ed25519 signature
+    over that TLS key. Without the self-signature check, a trusted peer could
+    wrap another node's TLS public key in a certificate it binds to itself and
+    be taken for that node.
+    """
     try:
         cert = x509.load_der_x509_certificate(cert_der)
         binding = cert.extensions.get_extension_for_oid(BINDING_OID).value
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         public = cert.public_key()
     except (ValueError, x509.ExtensionNotFound):
         raise PinMismatch("peer certificate carries no identity binding") from None
     if not isinstance(binding, x509.UnrecognizedExtension) \
             or not isinstance(public, ec.EllipticCurvePublicKey):
         raise PinMismatch("peer certificate binding malformed")
+    if names.get_values_for_type(x509.DNSName) != [server_name(peer.key_id)]:
+        raise PinMismatch(f"peer certificate does not name key {peer.key_id}")
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        raise PinMismatch("peer certificate is not self-signed by its own key") from None
     if not peer.verifies(binding.value, BINDING_DOMAIN + _spki(public)):
         raise PinMismatch(f"peer certificate is not bound to key {peer.key_id}")
     return cert.public_bytes(serialization.Encoding.PEM)

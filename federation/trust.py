@@ -87,6 +87,14 @@ class TrustStore:
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def with_certificates(self) -> list[Peer]:
+        """Peers whose certificate is known (only they can connect to this node)."""
+        return [peer for peer in self if peer.certificate is not None]
+
+    def without_certificates(self) -> list[Peer]:
+        """Peers whose certificate is not known yet (they cannot connect)."""
+        return [peer for peer in self if peer.certificate is None]
+
     def by_key_id(self, key_id: str) -> Peer | None:
         return self._by_key_id.get(key_id)
 

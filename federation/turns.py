@@ -4,7 +4,7 @@ The node answers on one event loop. Without turns, one peer's burst of 30
 calls interleaves with everyone else's, so another peer's single question
 finishes only when the whole burst does (bench/simhash.py measured another
 peer's SMTP p99 at 86 ms during bursts of radius-16 near-queries; with one
-turn per peer, 23 ms). A waiting call costs no CPU and still holds its stream
+turn per peer, 21 ms). A waiting call costs no CPU and still holds its stream
 slot (`federation.slots`), so a peer's backlog is bounded there.
 """
 

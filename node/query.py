@@ -17,8 +17,9 @@ value exactly as the node stores it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -206,10 +207,8 @@ class StoreQuery:
             await fold_journals(self._store)
             sql = _MAIL_SIMHASHES_SQL
         rows = await self._store.fetch(sql, _having(thresholds))
-        values = np.fromiter((int(v, 16) for v, _, _ in rows), dtype=np.uint64, count=len(rows))
-        counts = np.fromiter((int(c) for _, c, _ in rows), dtype=np.int64, count=len(rows))
-        distinct = np.fromiter((int(d) for _, _, d in rows), dtype=np.int64, count=len(rows))
-        return SimhashSet(values, counts, distinct)
+        # ~0.3 s per million rows: off the event loop, which is answering peers
+        return await asyncio.to_thread(_simhash_set, rows)
 
     async def smtp_target(self, domain: str) -> SeenAggregate:
         """This node's own aggregate for one domain (the local CLI; no thresholds)."""
@@ -252,6 +251,13 @@ class StoreQuery:
         if not count:
             return _NEVER_SEEN
         return SeenAggregate(True, int(count), int(distinct), first, last)
+
+
+def _simhash_set(rows: list[tuple[Any, ...]]) -> SimhashSet:
+    values = np.fromiter((int(v, 16) for v, _, _ in rows), dtype=np.uint64, count=len(rows))
+    counts = np.fromiter((int(c) for _, c, _ in rows), dtype=np.int64, count=len(rows))
+    distinct = np.fromiter((int(d) for _, _, d in rows), dtype=np.int64, count=len(rows))
+    return SimhashSet(values, counts, distinct)
 
 
 def _having(thresholds: Thresholds) -> tuple[int, int]:

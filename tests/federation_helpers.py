@@ -105,7 +105,8 @@ def make_node(trusted: list[NodeKey], *, policy: PrivacyPolicy | None = None,
     service = FederationService(key=key, name=name, trust=trust, query=query,
                                 limits=limits or ServerLimits(),
                                 policy=policy or PrivacyPolicy.local(),
-                                audit=audit or AuditLog(None), ledger=ledger, clock=clock)
+                                audit=audit or AuditLog(None), ledger=ledger or Ledger(None),
+                                clock=clock)
     asyncio.run(service.refresh())
     return Node(key, service, query, clock)
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from node.cli.render import format_bytes, print_json, print_pairs, print_table
+from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
 from node.config import Config
 from node.errors import CommandError
 from node.home import init_home, open_store, require_home
@@ -119,11 +119,11 @@ def _print_report(report: IngestReport, *, as_json: bool) -> None:
         print_json(report.as_json())
         return
     for error in report.source_errors:
-        print(f"decnet-fed: error: {error}", file=sys.stderr)
+        print(f"decnet-fed: error: {printable(str(error))}", file=sys.stderr)
     for rejection in report.rejections[:_REJECTS_SHOWN]:
         detail = f": {rejection.detail}" if rejection.detail else ""
-        print(f"{rejection.source}:{rejection.line}: rejected ({rejection.reason}){detail}",
-              file=sys.stderr)
+        print(printable(f"{rejection.source}:{rejection.line}: rejected ({rejection.reason})"
+                        f"{detail}"), file=sys.stderr)
     hidden = report.rejected_total - min(len(report.rejections), _REJECTS_SHOWN)
     if hidden > 0:
         print(f"… and {hidden} more rejected lines (use --json to list them)", file=sys.stderr)

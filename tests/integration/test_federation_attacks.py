@@ -434,3 +434,35 @@ async def test_metadata_over_the_limit_is_always_refused() -> None:
         assert codes == [Code.RESOURCE_EXHAUSTED] * 10
         assert await honest_answered(node, honest)
 
+
+
+async def test_refusals_decided_before_the_service_are_audited_too() -> None:
+    greedy = NodeKey.generate()
+    audit = MemoryAudit()
+    limits = ServerLimits(request_timeout_s=0.5, max_streams_per_peer=1, max_answering_per_peer=1)
+    async with running_node("alpha", FakeQuery(), policy=LOOSE, limits=limits,
+                            audit=audit) as node:
+        node.trust_key("greedy", greedy)
+        release = asyncio.Event()
+        async with node.channel(greedy) as channel:
+            codes = await asyncio.gather(*await body_less_streams(channel, 2, release))
+    assert sorted(codes, key=str) == sorted([Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED],
+                                            key=str)
+    assert sorted(e["status"] for e in audit.entries) == ["DEADLINE_EXCEEDED",
+                                                          "RESOURCE_EXHAUSTED"]
+    assert all(e["peer"] == "greedy" for e in audit.entries)
+
+
+async def test_a_flood_of_refused_calls_writes_a_bounded_number_of_audit_lines() -> None:
+    flooder = NodeKey.generate()
+    audit = MemoryAudit()
+    policy = PrivacyPolicy(rate_per_s=0.001, burst=1)
+    async with running_node("alpha", FakeQuery(), policy=policy, audit=audit) as node:
+        node.trust_key("flooder", flooder)
+        async with node.channel(flooder) as channel:
+            codes = [await _send(channel, signed_request(flooder, SMTP, now_s=node.clock.now))
+                     for _ in range(300)]
+    assert codes.count(Code.RESOURCE_EXHAUSTED) == 299
+    refused = [e for e in audit.entries if e["status"] != "OK"]
+    assert len(refused) <= 101  # the throttle's burst; the clock did not move
+    assert len(audit.entries) < len(codes)

@@ -27,6 +27,7 @@ from federation.envelope import (
     sign_request,
 )
 from federation.keys import NodeKey
+from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
 from federation.trust import TrustStore
@@ -288,7 +289,7 @@ async def test_misbehaving_peer_is_reported_in_its_row_and_others_still_answer(
         bad_service = FederationService(
             key=bad_key, name="bad", trust=bad_trust, query=FakeQuery(),
             limits=ServerLimits(), policy=PrivacyPolicy.local(),
-            audit=AuditLog(None),
+            audit=AuditLog(None), ledger=Ledger(None),
             clock=good.clock)
         bad_server = _hostile_server(bad_service, behaviour)
         port = bad_server.add_insecure_port("127.0.0.1:0")

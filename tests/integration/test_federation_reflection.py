@@ -1,8 +1,8 @@
-"""Health checking and reflection: on the local monitoring listener, and to trusted peers.
+"""Health checking and reflection live on the local monitoring listener only.
 
-The federation port demands a trusted client certificate, so local monitoring
-(the container healthcheck, grpcurl on the host) uses the plaintext
-monitoring listener, which serves health and reflection and nothing else.
+Local monitoring (the container healthcheck, grpcurl on the host) uses the
+plaintext monitoring listener, which serves health and reflection and no
+Federation method; the federation port serves the Federation methods only.
 """
 
 from __future__ import annotations
@@ -39,12 +39,16 @@ async def test_local_monitoring_listener_reports_serving() -> None:
             assert await _serving(channel)
 
 
-async def test_trusted_peers_can_check_health_over_mutual_tls() -> None:
+async def test_the_federation_port_serves_no_health_or_reflection_stream() -> None:
+    # Health.Watch and reflection streams never end: on the federation port they
+    # would hold gRPC's call slots outside the per-peer accounting.
     peer = NodeKey.generate()
     async with running_node("alpha", FakeQuery()) as alpha:
         alpha.trust_key("peer", peer)
         async with alpha.channel(peer) as channel:
-            assert await _serving(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await _serving(channel)
+    assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_monitoring_listener_serves_no_federation_method() -> None:

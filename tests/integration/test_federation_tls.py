@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import grpc
 import pytest
@@ -12,9 +13,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from federation.client import OK, REFUSED, TLS_MISMATCH, UNREACHABLE, FederationClient
-from federation.errors import PinMismatch
+from federation.errors import PinMismatch, TrustStoreError
 from federation.keys import NodeKey
-from federation.tls import derive_tls_key, make_certificate, server_name, verify_binding
+from federation.tls import (
+    BINDING_DOMAIN,
+    BINDING_OID,
+    derive_tls_key,
+    make_certificate,
+    server_name,
+    verify_binding,
+)
 from federation.trust import TrustStore
 from federation.wire import NodeInfo, NodeInfoQuestion, SmtpQuestion
 from tests.federation_helpers import FakeQuery, MemoryAudit
@@ -174,3 +182,52 @@ async def test_a_peer_added_without_its_certificate_connects_once_it_is_fetched(
         assert await alpha.node.fetch_missing_certificates() == 1  # what `serve` retries
         assert await bravo_asks() == OK
         assert await alpha.node.fetch_missing_certificates() == 0
+
+
+def test_a_peer_cannot_bind_another_nodes_tls_key_to_itself() -> None:
+    """A trusted peer wraps Bob's TLS public key in a certificate bound to itself."""
+    bob, mallory = NodeKey.generate(), NodeKey.generate()
+    bob_tls = derive_tls_key(bob).public_key()
+    spki = bob_tls.public_bytes(serialization.Encoding.DER,
+                                serialization.PublicFormat.SubjectPublicKeyInfo)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name(mallory.key_id))])
+    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+              .public_key(bob_tls).serial_number(7)
+              .not_valid_before(NOW - datetime.timedelta(days=1))
+              .not_valid_after(NOW + datetime.timedelta(days=3650))
+              .add_extension(x509.SubjectAlternativeName(
+                  [x509.DNSName(server_name(mallory.key_id))]), critical=False)
+              .add_extension(x509.UnrecognizedExtension(
+                  BINDING_OID, mallory.sign(BINDING_DOMAIN + spki)), critical=False)
+              .sign(derive_tls_key(mallory), hashes.SHA256()))  # not Bob's key: not self-signed
+    pem = forged.public_bytes(serialization.Encoding.PEM)
+    with pytest.raises(PinMismatch, match="self-signed"):
+        verify_binding(_der(pem), mallory.public)
+    with pytest.raises(TrustStoreError):
+        TrustStore().add("mallory", "127.0.0.1:1", mallory.public.text, pem)
+
+
+def test_a_certificate_naming_another_key_is_refused() -> None:
+    key, other = NodeKey.generate(), NodeKey.generate()
+    _, cert_pem = make_certificate(key)
+    with pytest.raises(PinMismatch):
+        verify_binding(_der(cert_pem), other.public)
+
+
+async def test_certificates_fetched_by_serve_survive_a_reload(tmp_path: Path) -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        peers = tmp_path / "peers.json"
+        trust = TrustStore()
+        trust.add("bravo", bravo.address, bravo.key.public.text)  # as `peers add` unreachable
+        trust.save(peers)
+        alpha.node.peers_path = peers
+        alpha.node.reload()  # starts a fetch of bravo's certificate in the background
+        bravo.trust_key("alpha", alpha.key)
+        await alpha.node.fetch_missing_certificates()  # (or this one gets it first)
+        assert alpha.trust.by_name("bravo").certificate is not None  # type: ignore[union-attr]
+        alpha.node.reload()  # SIGHUP (logrotate): the file has no certificate for bravo
+        async with FederationClient(bravo.key, plaintext=False, deadline_s=5,
+                                    clock=alpha.clock) as client:
+            row = await client.ask(alpha.as_peer(), NodeInfoQuestion())
+    assert row.status == OK

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from federation.audit import AuditLog
 from federation.config import ServerLimits
 from federation.keys import NodeKey
+from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
 from federation.trust import TrustStore
@@ -56,7 +57,7 @@ async def _answers(records: list[tuple[str, str, str, str, str]], home: Path) ->
         service = FederationService(key=NodeKey.generate(), name="alpha", trust=trust,
                                     query=StoreQuery(store), limits=ServerLimits(),
                                     policy=PrivacyPolicy.local(), audit=AuditLog(None),
-                                    clock=FakeClock())
+                                    ledger=Ledger(None), clock=FakeClock())
         await service.refresh()
         questions: list[Question] = [NodeInfoQuestion(), *map(SmtpQuestion, DOMAINS),
                                      *(FingerprintQuestion("ja3", v) for v in JA3S),

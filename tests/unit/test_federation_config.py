@@ -9,7 +9,8 @@ import pytest
 
 from federation.config import FederationSettings, ServerLimits, load_federation_config
 from federation.privacy import PrivacyPolicy
-from node.config import ConfigError, load_config
+from node.config import load_config
+from node.errors import ConfigError
 from tests.support import REPO
 
 

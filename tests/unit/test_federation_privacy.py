@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from federation.audit import AuditLog
+from federation.audit import AuditLog, AuditThrottle
 from federation.budget import PeerBudgets
 from federation.errors import OverBudget
 from federation.privacy import DAY_S, PrivacyPolicy, coarsen_us
@@ -82,3 +82,12 @@ def test_audit_log_reopens_its_path_after_logrotate_moved_it(tmp_path: Path) -> 
 def test_audit_log_is_private_to_the_operator(tmp_path: Path) -> None:
     AuditLog(tmp_path / "audit.log").close()
     assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_audit_throttle_bounds_a_peers_refusal_lines_and_counts_the_rest() -> None:
+    throttle = AuditThrottle(rate_per_s=1.0, burst=3)
+    kept = [throttle.admit("k", T0) for _ in range(10)]
+    assert kept == [0, 0, 0] + [None] * 7
+    assert throttle.admit("other", T0) == 0  # per peer
+    assert throttle.admit("k", T0 + 1) == 7  # the next line says how many it stands for
+    assert throttle.admit("k", T0 + 1) is None

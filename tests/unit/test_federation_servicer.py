@@ -315,3 +315,21 @@ def test_malformed_questions_are_refused_without_charging_the_daily_budget() -> 
         question = FingerprintQuestion("ja3", f"not-a-ja3-{i}")
         assert send(node, signed_request(CALLER, question))[2] is Code.INVALID_ARGUMENT
     assert send(node, signed_request(CALLER, SMTP))[2] is Code.OK
+
+
+def test_a_question_whose_answer_was_never_sent_does_not_spend_the_daily_budget() -> None:
+    class FullOnce(Ledger):
+        failures = 1
+
+        async def record(self, *args: Any, **kwargs: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise StateUnavailable("cannot record this request durably; retry later")
+            await super().record(*args, **kwargs)
+
+    node = make_node([CALLER], ledger=FullOnce(None),
+                     policy=PrivacyPolicy(daily_distinct_questions=1, burst=100))
+    assert send(node, signed_request(CALLER, SMTP))[2] is Code.UNAVAILABLE
+    assert send(node, signed_request(CALLER, SMTP))[2] is Code.OK  # the retry is answered
+    assert send(node, signed_request(CALLER, SmtpQuestion("b.com")))[2] \
+        is Code.RESOURCE_EXHAUSTED

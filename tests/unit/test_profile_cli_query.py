@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from node.cli import profile_commands
-from node.cli.node_commands import CommandError
 from node.cli.profile_commands import NO_FEDERATION, cmd_query, set_remote_query
+from node.errors import CommandError
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from node.config import ConfigError, load_config, render_config
+from node.config import load_config, render_config
+from node.errors import ConfigError
 from node.profile.profiler import profiler_from_config
 
 
