@@ -97,8 +97,11 @@ def _missing_text(path: Path) -> str:
 
 
 def _check_directory(home: Path) -> None:
-    if home.exists() and not home.is_dir():
-        raise HomeUnusable(f"{home} is a file, not a directory: choose another --home")
+    try:
+        if home.exists() and not home.is_dir():
+            raise HomeUnusable(f"{home} is a file, not a directory: choose another --home")
+    except OSError as exc:
+        raise translate_os(exc, home, "read the node home") from None
 
 
 def _checked_name(name: str) -> str:
