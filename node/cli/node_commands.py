@@ -86,24 +86,36 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
     profilers = [profiler_from_config(config)] if config.profile.enabled else []
     store = await open_store(config, profilers=profilers)
+    stop = _stop_on_signals()
     try:
         if args.follow:
-            report = await _follow_all(store, config, sources)
+            report = await _follow_all(store, config, sources, stop)
         else:
             report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
-                                          max_line_bytes=config.ingest.max_line_bytes)
+                                          max_line_bytes=config.ingest.max_line_bytes,
+                                          stop=stop)
         await refresh_profiles(store)  # journals, keystroke sessions, observation sets
     finally:
         await store.close()
     _print_report(report, as_json=args.json)
+    if report.interrupted:
+        print("interrupted: what was read is stored; run the same ingest again to finish"
+              " (nothing is stored twice)", file=sys.stderr)
+        return 130
     return 1 if report.source_errors else 0
 
 
-async def _follow_all(store: Store, config: Config, sources: list[str]) -> IngestReport:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM (the ingest then ends cleanly)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _follow_all(store: Store, config: Config, sources: list[str],
+                      stop: asyncio.Event) -> IngestReport:
     with ingest_tuning():
         reports = await asyncio.gather(*(
             follow_source(store, name, batch_size=config.store.batch_size,

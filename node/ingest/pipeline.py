@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import gc
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from node.ingest.detect import parse_line
 from node.ingest.event import Event, LineRejected
 from node.ingest.reader import (
+    STDIN_NAME,
     Line,
     SourceError,
     file_identity,
@@ -52,6 +54,8 @@ class IngestReport:
     rejections: list[Rejection] = field(default_factory=list)
     source_errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    #: Stopped by SIGINT/SIGTERM before the end of its sources.
+    interrupted: bool = False
 
     @property
     def duplicates(self) -> int:
@@ -75,6 +79,7 @@ class IngestReport:
             total.rejections.extend(part.rejections[:max(room, 0)])
             total.source_errors.extend(part.source_errors)
             total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+            total.interrupted |= part.interrupted
         return total
 
     def reject(self, source: str, line: int, reason: str, detail: str = "") -> None:
@@ -97,6 +102,7 @@ class IngestReport:
             ],
             "rejections_truncated": self.rejected_total > len(self.rejections),
             "source_errors": self.source_errors,
+            "interrupted": self.interrupted,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -249,39 +255,131 @@ def ingest_tuning() -> Iterator[None]:
 
 
 async def ingest_sources(store: Store, sources: Iterable[str], *, batch_size: int,
-                         max_line_bytes: int) -> IngestReport:
+                         max_line_bytes: int,
+                         stop: asyncio.Event | None = None) -> IngestReport:
     """Ingest whole sources (files, ``.gz`` files, ``-``) once, in order.
 
     A source that fails mid-way is recorded in `IngestReport.source_errors`;
     what was read from it before the failure is kept and the other sources
-    still run.
+    still run. Once ``stop`` is set (SIGINT/SIGTERM in the CLI), reading ends
+    within a batch or `_STDIN_POLL_S`, what was read is written, and the
+    report says ``interrupted``.
     """
     report = IngestReport()
     started = time.perf_counter()
     batcher = _Batcher(store, batch_size, report)
     with ingest_tuning():
-        await _ingest_each(batcher, report, sources, max_line_bytes)
+        await _ingest_each(batcher, report, sources, max_line_bytes, stop or asyncio.Event())
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
+#: How often a stdin ingest waiting for input looks at its stop event, seconds.
+_STDIN_POLL_S = 0.2
+#: Lines after which the stdin reader thread wakes the event loop.
+_STDIN_CHUNK = 1000
+#: Lines read ahead of the event loop at most (then the reader thread waits).
+_STDIN_BACKLOG = 8 * _STDIN_CHUNK
+
+
 async def _ingest_each(batcher: _Batcher, report: IngestReport, sources: Iterable[str],
-                       max_line_bytes: int) -> None:
+                       max_line_bytes: int, stop: asyncio.Event) -> None:
     for name in sources:
+        if stop.is_set():
+            break
         try:
             stream = open_source(name)
             try:
-                for line in iter_lines(stream, max_line_bytes):
-                    if batcher.add(name, line):
-                        await batcher.flush()
+                if name == STDIN_NAME:
+                    await _ingest_stdin(batcher, stream, max_line_bytes, stop)
+                else:
+                    for line in iter_lines(stream, max_line_bytes):
+                        if batcher.add(name, line):
+                            await batcher.flush()
+                            if stop.is_set():
+                                break
             finally:
-                if name != "-":
+                if name != STDIN_NAME:
                     stream.close()
         except (OSError, EOFError) as exc:  # includes SourceError and corrupt gzip
             report.source_errors.append(str(exc) if isinstance(exc, SourceError)
                                         else f"{name}: {exc}")
         await batcher.flush()
+    report.interrupted = stop.is_set()
     await batcher.drain()
+
+
+async def _ingest_stdin(batcher: _Batcher, stream: BinaryIO, max_line_bytes: int,
+                        stop: asyncio.Event) -> None:
+    """Standard input is read on a thread of its own, so a signal is seen at once.
+
+    A blocking read on the event loop's thread would hold the loop until
+    input arrived: SIGINT went unanswered for as long as the writer was quiet.
+    The thread hands lines over in chunks; when input goes quiet, the loop
+    takes what has arrived after `_STDIN_POLL_S`, so nothing waits for a full
+    chunk. The thread is a daemon: a stopped ingest leaves it blocked in ``read``.
+    """
+    handoff = _LineHandoff(asyncio.get_running_loop())
+    threading.Thread(target=handoff.read_all, args=(stream, max_line_bytes),
+                     name="stdin-reader", daemon=True).start()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(handoff.ready.wait(), _STDIN_POLL_S)
+        handoff.ready.clear()
+        lines, finished = handoff.take()
+        for line in lines:
+            if batcher.add(STDIN_NAME, line):
+                await batcher.flush()
+        if finished:
+            handoff.raise_error()  # what was read before a read error is kept
+            return
+        if not lines:
+            await batcher.flush()  # a quiet writer: store what came so far
+
+
+class _LineHandoff:
+    """Lines from the reader thread to the event loop, at most `_STDIN_BACKLOG` waiting."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._room = threading.Condition()
+        self._lines: list[Line] = []
+        self._finished = False
+        self._error: BaseException | None = None
+        self.ready = asyncio.Event()
+
+    def read_all(self, stream: BinaryIO, max_line_bytes: int) -> None:
+        try:
+            for line in iter_lines(stream, max_line_bytes):
+                with self._room:
+                    while len(self._lines) >= _STDIN_BACKLOG:
+                        self._room.wait()
+                    self._lines.append(line)
+                    full = len(self._lines) % _STDIN_CHUNK == 0
+                if full:
+                    self._wake()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, raised there
+            self._error = exc
+        with self._room:
+            self._finished = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            self._loop.call_soon_threadsafe(self.ready.set)
+
+    def take(self) -> tuple[list[Line], bool]:
+        """The lines read so far, and whether the stream ended with them."""
+        with self._room:
+            lines, self._lines = self._lines, []
+            finished = self._finished
+            self._room.notify_all()
+        return lines, finished
+
+    def raise_error(self) -> None:
+        """Re-raise, on the loop, what ended the reader thread (a read error)."""
+        if self._error is not None:
+            raise self._error
 
 
 async def follow_source(store: Store, name: str, *, batch_size: int, max_line_bytes: int,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 _SKIP_CHUNK = 64 * 1024
 STDIN_NAME = "-"
@@ -60,9 +61,61 @@ def open_source(name: str) -> BinaryIO:
         raise SourceError(f"{name}: {exc.strerror or exc}") from exc
 
 
+#: Bytes looked at to tell a CR-only file (classic Mac line breaks) from the rest.
+_SNIFF_BYTES = 64 * 1024
+
+
+class _Sniffed(io.RawIOBase):
+    """The bytes already read to sniff the line breaks, then the rest of the stream.
+
+    With ``cr_only``, every CR becomes LF (one byte for one: offsets hold).
+    """
+
+    def __init__(self, head: bytes, rest: BinaryIO, *, cr_only: bool) -> None:
+        self._head = head
+        self._rest = rest
+        self._cr_only = cr_only
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            data, self._head = self._head[:len(buffer)], self._head[len(buffer):]
+        else:
+            rest = self._rest
+            data = rest.read1(len(buffer)) if hasattr(rest, "read1") else rest.read(len(buffer))
+        if self._cr_only:
+            data = data.replace(b"\r", b"\n")
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _line_breaks_of(stream: BinaryIO) -> BinaryIO:
+    """``stream`` re-read so that lines end at LF, or at CR in a CR-only stream.
+
+    A CR-only stream (classic Mac line breaks) is one whose first bytes hold a
+    CR and no LF; without this it would be one (rejected) line. Streams that
+    mix lone CRs with LFs keep LF as their line break. Reads at most one
+    buffer's worth at a time, so a slow pipe is not waited on for more.
+    """
+    read = stream.read1 if hasattr(stream, "read1") else stream.read
+    head = b""
+    while len(head) < _SNIFF_BYTES and b"\n" not in head:
+        more = read(_SNIFF_BYTES - len(head))
+        if not more:
+            break
+        head += more
+    cr_only = b"\r" in head and b"\n" not in head
+    return io.BufferedReader(_Sniffed(head, stream, cr_only=cr_only), _SKIP_CHUNK)
+
+
 def iter_lines(stream: BinaryIO, max_line_bytes: int, first_line_no: int = 1) -> Iterator[Line]:
-    """Yield every line of ``stream``; `Line.raw` is ``None`` for overlong lines."""
-    readline = stream.readline
+    """Yield every line of ``stream``; `Line.raw` is ``None`` for overlong lines.
+
+    Lines end at LF (a CR before it is dropped), or at CR in a CR-only file.
+    """
+    readline = _line_breaks_of(stream).readline
     number = first_line_no - 1
     pos = 0
     limit = max_line_bytes + 2  # room for a CRLF: the limit is on the line without its break

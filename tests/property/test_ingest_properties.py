@@ -277,10 +277,11 @@ def test_parse_line_only_ever_raises_line_rejected_on_json_of_any_shape(
 # --- reader ---------------------------------------------------------------------------------
 
 _MAX = 16
-_good_lines = st.binary(max_size=_MAX).filter(lambda b: b"\n" not in b and not b.endswith(b"\r"))
-# Content ending in CR is left out: which CRs belong to the line break is ambiguous there.
+_good_lines = st.binary(max_size=_MAX).filter(lambda b: b"\n" not in b and b"\r" not in b)
+# Content with CR is left out: a stream with CRs and no LF is a CR-only file, split at
+# CRs (tested below), and which CRs belong to a CRLF line break is ambiguous anyway.
 _long_lines = st.binary(min_size=_MAX + 1, max_size=400).map(
-    lambda b: b.replace(b"\n", b"x") + b"x")
+    lambda b: b.replace(b"\n", b"x").replace(b"\r", b"x") + b"x")
 
 
 @_FAST
@@ -304,3 +305,13 @@ def test_reader_never_loses_a_good_line_next_to_an_overlong_one(
         assert read[-1].end_pos == len(data)
     ends = [line.end_pos for line in read]
     assert ends == sorted(ends)
+
+
+@_FAST
+@given(st.lists(_good_lines.filter(bool), min_size=2, max_size=20), st.integers(1, 64))
+def test_a_carriage_return_only_stream_splits_into_exactly_its_lines(
+        lines: list[bytes], buffer_size: int) -> None:
+    data = b"\r".join(lines)
+    read = list(iter_lines(io.BufferedReader(io.BytesIO(data), buffer_size=buffer_size), _MAX))
+    assert [line.raw for line in read] == lines
+    assert read[-1].end_pos == len(data)

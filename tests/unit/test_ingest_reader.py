@@ -42,6 +42,32 @@ class LazyStream:
         self.largest_chunk = 0
         self.bytes_served = 0
 
+    def read1(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, across line breaks (what a buffered reader asks for)."""
+        if size is None or size < 0:
+            raise AssertionError("unbounded read: a long line would be read whole")
+        self.largest_request = max(self.largest_request, size)
+        out = bytearray()
+        while self._parts and len(out) < size:
+            part = self._parts[0]
+            room = size - len(out)
+            if isinstance(part, tuple):
+                byte, count = part
+                taken = min(room, count)
+                out += byte * taken
+                self._parts[0] = (byte, count - taken)
+                if taken == count:
+                    self._parts.pop(0)
+                continue
+            out += part[:room]
+            if part[room:]:
+                self._parts[0] = part[room:]
+            else:
+                self._parts.pop(0)
+        self.largest_chunk = max(self.largest_chunk, len(out))
+        self.bytes_served += len(out)
+        return bytes(out)
+
     def readline(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             raise AssertionError("unbounded readline: a long line would be read whole")
