@@ -2,7 +2,7 @@
 
 Federation commands (whoami, peers, serve) register here, `init` gains a step
 that creates the node key, and `query` without ``--local`` is answered by the
-trusted peers (the handler installed with `set_remote_query`); the node's
+trusted peers (the ``remote_query`` hook, `node.cli.hooks`); the node's
 commands come from `node.cli`, which must not import this package.
 """
 
@@ -51,9 +51,8 @@ from federation.wire import (
     SimhashQuestion,
     SmtpQuestion,
 )
-from node.cli import CommandAdder, run
-from node.cli.node_commands import InitContext, add_init_step
-from node.cli.profile_commands import set_remote_query
+from node.cli import run
+from node.cli.hooks import CliHooks, CommandAdder, InitContext
 from node.cli.render import print_json, print_pairs, print_table
 from node.errors import CommandError
 from node.home import open_store, require_home
@@ -64,8 +63,6 @@ logger = logging.getLogger(__name__)
 
 def register_federation_commands(add: CommandAdder) -> None:
     """Federation sub-commands, the init key step and the peers' `query` handler."""
-    add_init_step(init_node_key)
-    set_remote_query(cmd_query_peers)
 
     demo = add("demo", cmd_demo, "run a three-node federation on loopback and ask it questions")
     demo.add_argument("--dir", default=None, metavar="DIR",
@@ -320,9 +317,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
                        fed.settings.peer_certificate_retry_s)
     sys.stdout.flush()
     try:
-        await stop.wait()
+        async with node:
+            await stop.wait()
     finally:
-        await node.stop(fed.limits.shutdown_grace_s)
         await store.close()
     return 0
 
@@ -394,7 +391,8 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(argv, register_federation_commands, errors=(FederationError, HomeFileError))
+    return run(argv, register_federation_commands, errors=(FederationError, HomeFileError),
+               hooks=CliHooks(init_steps=(init_node_key,), remote_query=cmd_query_peers))
 
 
 if __name__ == "__main__":

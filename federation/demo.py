@@ -152,16 +152,16 @@ def trust_each_other(nodes: Sequence[DemoNode]) -> None:
 @contextlib.asynccontextmanager
 async def running_federation(base: Path) -> AsyncIterator[list[DemoNode]]:
     """Start the three demo nodes under ``base``; stop them on exit."""
-    nodes: list[DemoNode] = []
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        nodes: list[DemoNode] = []
         for name, lines in DEMO_LOGS.items():
-            nodes.append(await build_node(base / name, name, lines))
+            node = await build_node(base / name, name, lines)
+            stack.push_async_callback(node.store.close)
+            node.node.grace_s = 1.0
+            await stack.enter_async_context(node.node)
+            nodes.append(node)
         trust_each_other(nodes)
         yield nodes
-    finally:
-        for node in nodes:
-            await node.node.stop(1.0)
-            await node.store.close()
 
 
 async def ask_from(asker: DemoNode, nodes: Sequence[DemoNode],

@@ -37,7 +37,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class FederationNode:
-    """A started node; `stop` ends its listeners and tasks and closes its files."""
+    """A started node; `stop` ends its listeners and tasks and closes its files.
+
+    An async context manager: ``async with await start_node(...) as node:``
+    stops it (with ``grace_s`` for in-flight calls) however the block ends.
+    """
 
     key: NodeKey
     service: FederationService
@@ -49,7 +53,14 @@ class FederationNode:
     ledger: Ledger
     peers_path: Path | None = None
     certificate_retry_s: float = 30.0
+    grace_s: float = 10.0
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+    async def __aenter__(self) -> FederationNode:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop(self.grace_s)
 
     @property
     def port(self) -> int:
@@ -172,7 +183,7 @@ async def start_node(*, key: NodeKey, name: str, trust: TrustStore, query: NodeQ
         await server.stop(None)
         raise
     return FederationNode(key, service, server, health_server, certificates, trust, audit,
-                          ledger, peers_path, certificate_retry_s)
+                          ledger, peers_path, certificate_retry_s, limits.shutdown_grace_s)
 
 
 async def _listening(what: str, listen: str, starting: Awaitable[GrpcServer]) -> GrpcServer:

@@ -12,10 +12,10 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from node import __version__
+from node.cli.hooks import CliHooks, Command, CommandAdder
 from node.cli.node_commands import (
     cmd_ingest,
     cmd_init,
@@ -27,9 +27,6 @@ from node.cli.render import printable
 from node.config import resolve_home
 from node.errors import NodeError
 
-Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-#: ``add(name, handler, help)`` → the new sub-command's parser (with ``--json``).
-CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
 Registrar = Callable[[CommandAdder], None]
 
 
@@ -79,9 +76,10 @@ def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str] | None, *registrars: Registrar,
-        errors: tuple[type[Exception], ...] = ()) -> int:
+        errors: tuple[type[Exception], ...] = (), hooks: CliHooks | None = None) -> int:
     """Parse ``argv``, run the chosen command, and turn known errors into exit status 1."""
     args = build_parser(*registrars).parse_args(argv)
+    args.hooks = hooks or CliHooks()
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -6,10 +6,9 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from node.cli.hooks import InitContext, hooks_of
 from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
 from node.config import Config
 from node.errors import CommandError
@@ -31,35 +30,12 @@ from node.store import ObservationRow, Store
 _REJECTS_SHOWN = 20
 
 
-@dataclass(frozen=True, slots=True)
-class InitContext:
-    """What an init step knows: the home's config, whether `init` just created
-    it, and whether the operator asked for a new identity on purpose."""
-
-    config: Config
-    created: bool
-    new_identity: bool
-
-
-#: Steps `init` runs after creating the home, added by packages `node` may not
-#: import (the federation creates the node key). Each must be idempotent and
-#: returns fields merged into the JSON output and printed as ``name: value``.
-InitStep = Callable[[InitContext], Awaitable[Mapping[str, object]]]
-_init_steps: list[InitStep] = []
-
-
-def add_init_step(step: InitStep) -> None:
-    """Run ``step`` at the end of every `init` (once, however often it is added)."""
-    if step not in _init_steps:
-        _init_steps.append(step)
-
-
 async def cmd_init(args: argparse.Namespace) -> int:
     result = await init_home(args.home, args.name)
     config = result.config
     extra: dict[str, object] = {}
     context = InitContext(config, result.created, args.new_identity)
-    for step in _init_steps:
+    for step in hooks_of(args).init_steps:
         extra.update(await step(context))
     if args.json:
         print_json({"home": str(config.home), "name": config.node.name,

@@ -1,19 +1,19 @@
 """CLI commands over local profiles: `observation IP`, `reprofile` and `query … --local`.
 
-`query` is built so the federation can answer it from peers later: every
-query kind takes ``--local`` (this node's store) and ``--peer`` (remote
-nodes). Without ``--local`` the command calls the handler installed with
-`set_remote_query`; until the federation installs one, it refuses with
-"no federation configured; use --local".
+`query` is built so the federation can answer it from peers: every query
+kind takes ``--local`` (this node's store) and ``--peer`` (remote nodes).
+Without ``--local`` the command calls the ``remote_query`` hook
+(`node.cli.hooks`); without one it refuses with "no federation configured;
+use --local".
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
+from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config
 from node.errors import CommandError
@@ -35,22 +35,7 @@ from node.query import (
 )
 from node.store import Store
 
-Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
-
 NO_FEDERATION = "no federation configured; use --local"
-_remote_query: Command | None = None
-
-
-def set_remote_query(handler: Command | None) -> None:
-    """Install the handler `query` runs without ``--local`` (the federation's peers).
-
-    It receives the parsed arguments: ``query_kind`` (smtp, fingerprint,
-    simhash), the kind's positional values, ``peer`` (a list or None) and
-    ``json``.
-    """
-    global _remote_query
-    _remote_query = handler
 
 
 def register_profile_commands(add: CommandAdder) -> None:
@@ -92,9 +77,10 @@ def register_profile_commands(add: CommandAdder) -> None:
 
 async def cmd_query(args: argparse.Namespace) -> int:
     if not args.local:
-        if _remote_query is None:
+        remote_query = hooks_of(args).remote_query
+        if remote_query is None:
             raise CommandError(NO_FEDERATION)
-        return await _remote_query(args)
+        return await remote_query(args)
     if args.peer:
         raise CommandError("--peer asks remote nodes; it cannot be combined with --local")
     config = require_home(args.home)

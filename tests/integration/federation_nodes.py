@@ -95,16 +95,15 @@ async def running_node(name: str, query: NodeQuery, *, plaintext: bool = False,
     """A node on 127.0.0.1:0 (mutual TLS unless ``plaintext``); ``clock`` defaults to a fake."""
     key = key or NodeKey.generate()
     fake = FakeClock()
-    node = await start_node(key=key, name=name, trust=TrustStore(), query=query,
-                            listen="127.0.0.1:0", health_listen="127.0.0.1:0",
-                            plaintext=plaintext, limits=limits or ServerLimits(),
-                            policy=policy or PrivacyPolicy.local(),
-                            audit=audit or AuditLog(None), ledger=ledger or Ledger(None),
-                            clock=clock or fake)
-    try:
+    started = await start_node(key=key, name=name, trust=TrustStore(), query=query,
+                               listen="127.0.0.1:0", health_listen="127.0.0.1:0",
+                               plaintext=plaintext, limits=limits or ServerLimits(),
+                               policy=policy or PrivacyPolicy.local(),
+                               audit=audit or AuditLog(None), ledger=ledger or Ledger(None),
+                               clock=clock or fake)
+    started.grace_s = 0.0  # tests end their calls themselves; stop at once
+    async with started as node:
         yield RunningNode(name, key, node, fake, plaintext)
-    finally:
-        await node.stop(None)
 
 
 def trust_each_other(nodes: Sequence[RunningNode]) -> None:
