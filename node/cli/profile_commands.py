@@ -17,9 +17,9 @@ from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config
 from node.errors import CommandError
+from node.event import LineRejected
 from node.home import open_store, require_home
 from node.ingest.addresses import canonical_ip
-from node.ingest.event import LineRejected
 from node.profile.enrichment.service import Enricher
 from node.profile.fingerprints import TYPES
 from node.profile.profiler import profiler_from_config

@@ -4,7 +4,7 @@ Every physical line becomes either one normalised `Event` or one rejection with
 a reason; nothing in here touches the store.
 """
 
+from node.event import Event, LineRejected
 from node.ingest.detect import parse_line
-from node.ingest.event import Event, LineRejected
 
 __all__ = ["Event", "LineRejected", "parse_line"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from node.ingest.event import LineRejected
+from node.event import LineRejected
 
 #: Field names that may carry the attacker's address, in priority order.
 ATTACKER_IP_FIELDS: tuple[str, ...] = (

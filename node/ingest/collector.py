@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
 from node.ingest.addresses import attacker_ip, canonical_ip
-from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
 from node.ingest.rfc5424 import syslog_time_us
 from node.ingest.timestamps import parse_time_us
 

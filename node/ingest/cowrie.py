@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.event import FORMAT_COWRIE, Event, LineRejected, event_key
 from node.ingest.addresses import canonical_ip
-from node.ingest.event import FORMAT_COWRIE, Event, LineRejected, event_key
 from node.ingest.timestamps import parse_time_us
 
 _PREFIX = "cowrie."

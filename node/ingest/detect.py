@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
+from node.event import Event, LineRejected
 from node.ingest.collector import is_collector, parse_collector
 from node.ingest.cowrie import is_cowrie, parse_cowrie
-from node.ingest.event import Event, LineRejected
 from node.ingest.rfc5424 import parse_rfc5424
 from node.ingest.transcript import (
     is_transcript,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from node.event import Event, LineRejected
 from node.ingest.detect import parse_line
-from node.ingest.event import Event, LineRejected
 from node.ingest.reader import (
     STDIN_NAME,
     Line,

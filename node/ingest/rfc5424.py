@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
+from node.event import FORMAT_RFC5424, Event, LineRejected, event_key
 from node.ingest.addresses import attacker_ip
-from node.ingest.event import FORMAT_RFC5424, Event, LineRejected, event_key
 from node.ingest.timestamps import parse_time_us
 
 DECNET_SD_ID = "relay@55555"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from node.ingest.event import LineRejected
+from node.event import LineRejected
 
 # RFC 3339 date-time (RFC 5424 §6.2.3 restricts it to ≤ 6 fraction digits; we
 # accept up to 9 and keep microseconds). The zone is optional only in the

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from node.ingest.event import Event, LineRejected, event_key
+from node.event import Event, LineRejected, event_key
 
 FORMAT_TRANSCRIPT = "transcript"
 KIND_CHUNK = "transcript_chunk"

@@ -9,10 +9,10 @@ journals equal what they were before, so a crash anywhere loses nothing.
 
 from __future__ import annotations
 
-from node.batch_writer import run_statements
 from node.profile import sql
 from node.profile.profiler import fold_statements
 from node.store import Store
+from node.store.writer import run_statements
 
 _ANY_PENDING = "SELECT " + " OR ".join(  # noqa: S608 - constant table names
     f"EXISTS (SELECT 1 FROM {journal.journal})" for journal in sql.JOURNALS)  # noqa: S608

@@ -19,7 +19,7 @@ from typing import Any
 
 from node.config import Config
 from node.errors import ConfigError
-from node.ingest.event import Event
+from node.event import Event
 from node.ingest.transcript import FORMAT_TRANSCRIPT, KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
 from node.profile import sql
 from node.profile.commands import PhaseRules, PhaseRulesError, rules_with_operator_file

@@ -14,12 +14,12 @@ import sqlite3
 
 import orjson
 
-from node.batch_writer import run_statements
-from node.ingest.event import Event
+from node.event import Event
 from node.profile.profiler import Profiler
 from node.profile.refresh import refresh_profiles
 from node.profile.sql import JOURNALS
 from node.store import Store
+from node.store.writer import run_statements
 
 #: Every table derived from events by the profiler (journals included).
 DERIVED_TABLES: tuple[str, ...] = (

@@ -9,9 +9,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from node.event import Event, LineRejected
 from node.ingest import parse_line
 from node.ingest.addresses import ATTACKER_IP_FIELDS, canonical_ip
-from node.ingest.event import Event, LineRejected
 from node.ingest.reader import iter_lines
 
 _FAST = settings(max_examples=200, deadline=None)

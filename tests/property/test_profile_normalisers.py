@@ -100,8 +100,8 @@ def test_shard_lines_parse_or_are_rejected_never_crash(obj: dict[str, object],
                                                        junk: bytes) -> None:
     import orjson
 
+    from node.event import LineRejected
     from node.ingest.detect import parse_line
-    from node.ingest.event import LineRejected
 
     try:
         raw = orjson.dumps({"sid": "s", **obj})

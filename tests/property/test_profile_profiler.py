@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.ingest.event import Event
+from node.event import Event
 from node.profile.journal import fold_journals
 from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler

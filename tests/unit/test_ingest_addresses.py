@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from node.event import LineRejected
 from node.ingest import parse_line
 from node.ingest.addresses import ATTACKER_IP_FIELDS, attacker_ip, canonical_ip
-from node.ingest.event import LineRejected
 
 _PRECEDENCE = ("src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip")
 

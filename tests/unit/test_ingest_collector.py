@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from node.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
 from node.ingest import parse_line
-from node.ingest.event import FORMAT_COLLECTOR, Event, LineRejected, event_key
 
 
 def _us(text: str) -> int:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from node.event import FORMAT_COWRIE, Event, LineRejected, event_key
 from node.ingest import parse_line
-from node.ingest.event import FORMAT_COWRIE, Event, LineRejected, event_key
 
 HEX32 = "92674389fa1e47a27ddd8d9b63ecd42b"
 HEX64 = "3f2c1b0a9e8d7c6b5a493827161504f3e2d1c0b9a8978675645342312f1e0d0c"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from node.event import event_key
 from node.ingest import LineRejected, parse_line
-from node.ingest.event import event_key
 
 SYSLOG = b'<134>1 2026-03-02T08:14:05+00:00 mail-01 smtp - rcpt_to [relay@55555 src="192.0.2.7"]'
 COWRIE = (b'{"eventid": "cowrie.login.failed", "src_ip": "192.0.2.8", '

@@ -12,8 +12,8 @@ from typing import BinaryIO, cast
 
 import pytest
 
+from node.event import LineRejected
 from node.ingest import parse_line
-from node.ingest.event import LineRejected
 from node.ingest.reader import (
     Line,
     SourceError,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from node.event import FORMAT_RFC5424, Event, LineRejected, event_key
 from node.ingest import parse_line
-from node.ingest.event import FORMAT_RFC5424, Event, LineRejected, event_key
 
 
 def _us(text: str) -> int:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from node.ingest.event import LineRejected
+from node.event import LineRejected
 from node.ingest.timestamps import format_time_us, parse_time_us
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -32,3 +32,12 @@ def test_node_module_does_not_import_the_federation_or_grpc(path: Path) -> None:
         if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_NODE)
     )
     assert not bad, f"{path.relative_to(REPO)} imports {bad}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "node" / "store").rglob("*.py")) + [REPO / "node" / "event.py"],
+    ids=lambda p: str(p.relative_to(REPO)))
+def test_the_store_and_the_event_never_import_ingest(path: Path) -> None:
+    bad = sorted(name for name in _imports(path)
+                 if name == "node.ingest" or name.startswith("node.ingest."))
+    assert not bad, f"{path.relative_to(REPO)} imports {bad}"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from node.event import Event
 from node.ingest.detect import parse_line
-from node.ingest.event import Event
 from node.profile.journal import fold_journals
 from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler

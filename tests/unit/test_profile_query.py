@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from node.event import Event
 from node.ingest.detect import parse_line
-from node.ingest.event import Event
 from node.profile.profiler import Profiler
 from node.profile.simhash import hamming
 from node.query import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from node.event import LineRejected
 from node.ingest.detect import parse_line
-from node.ingest.event import LineRejected
 from node.ingest.transcript import FORMAT_TRANSCRIPT, KIND_CHUNK, KIND_HEADER, KIND_TRUNCATED
 
 

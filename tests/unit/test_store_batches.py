@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from node import batch_writer
-from node.batch_writer import ChainBroken
 from node.errors import StoreFull
+from node.event import Event
 from node.ingest.detect import parse_line
-from node.ingest.event import Event
 from node.ingest.pipeline import follow_source, ingest_sources
 from node.profile.journal import fold_journals
 from node.profile.profiler import Profiler
 from node.store import Store, WriteChain
+from node.store import writer as batch_writer
+from node.store.writer import ChainBroken
 
 
 def mail(second: int, ip: str, domain: str) -> Event:

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from node.ingest.event import Event
+from node.event import Event
 
 T = TypeVar("T")
 
