@@ -99,6 +99,9 @@ def _line_breaks_of(stream: BinaryIO) -> BinaryIO:
     mix lone CRs with LFs keep LF as their line break. Reads at most one
     buffer's worth at a time, so a slow pipe is not waited on for more.
     """
+    peek = getattr(stream, "peek", None)
+    if peek is not None and b"\n" in peek(_SNIFF_BYTES)[:_SNIFF_BYTES]:
+        return stream  # the common case, decided without re-reading a byte
     read = stream.read1 if hasattr(stream, "read1") else stream.read
     head = b""
     while len(head) < _SNIFF_BYTES and b"\n" not in head:
