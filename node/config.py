@@ -197,12 +197,7 @@ def load_section(config: Config, section: str, cls: type[_T],
     a `ConfigError` naming the section.
     """
     raw = _read_toml(config.config_path)
-    try:
-        loaded: _T = _load_section(raw, config.config_path, section, cls, env)
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"[{section}] {exc}") from None
+    loaded: _T = _load_section(raw, config.config_path, section, cls, env)
     return loaded
 
 
@@ -222,17 +217,24 @@ def _load_section(raw: dict[str, Any], path: Path, section: str, cls: type[Any],
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [{section}] must be a table")
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for spec in dataclasses.fields(cls):
-        origin = f"{path} [{section}] {spec.name}"
+        origin = f"{path} [{section}] {spec.name}" if spec.name in table else "the default"
         value: Any = table.get(spec.name, spec.default)
         env_name = f"{ENV_PREFIX}{section}_{spec.name}".upper()
         if env_name in env:
             value, origin = env[env_name], f"${env_name}"
+        origins[spec.name] = origin
         values[spec.name] = _convert(section, spec.name, spec.type, value, origin)
     unknown = set(table) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) in [{section}]: {sorted(unknown)}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # the dataclass's own checks say "field: why"
+        field_name = str(exc).split(":", 1)[0]
+        where = f" (from {origins[field_name]})" if field_name in origins else ""
+        raise ConfigError(f"{section}.{exc}{where}") from None
 
 
 def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -> Any:

@@ -37,11 +37,22 @@ def test_toml_sections_and_env_overrides(tmp_path: Path, monkeypatch: pytest.Mon
     ("[limits]\nclock_window_s = 'x'\n", "clock_window_s"),
     ("[federation]\nquery_deadline_s = -1\n", "query_deadline_s"),
     ("[privacy]\nbogus = 1\n", "bogus"),
+    ("[federation]\nlisten = 'bogus'\n",
+     r"federation\.listen: .* \(from .*config\.toml \[federation\] listen\)"),
+    ("[limits]\nrequest_timeout_s = inf\n", "request_timeout_s"),
+    ("[limits]\nmax_streams_per_peer = 300\n", "max_streams_per_peer"),
 ])
 def test_bad_values_name_their_field(tmp_path: Path, toml: str, field: str) -> None:
     (tmp_path / "config.toml").write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=field):
         load_federation_config(load_config(tmp_path, env={}))
+
+
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECNET_FED_PRIVACY_MIN_COUNT", "-1")
+    with pytest.raises(ConfigError, match=r"privacy\.min_count: .*\$DECNET_FED_PRIVACY_MIN_COUNT"):
+        load_federation_config(load_config(tmp_path))
 
 
 def _node_imports(path: Path) -> set[str]:
