@@ -54,10 +54,11 @@ from federation.config import ServerLimits  # noqa: E402
 from federation.gate import Metadata  # noqa: E402
 from federation.keys import NodeKey  # noqa: E402
 from federation.ledger import Ledger  # noqa: E402
+from federation.methods import Answering, method_named  # noqa: E402
 from federation.peer_certs import PeerCertificates  # noqa: E402
 from federation.privacy import PrivacyPolicy  # noqa: E402
 from federation.server import start_server  # noqa: E402
-from federation.service import FederationService, Reply, check_question  # noqa: E402
+from federation.service import FederationService, Reply  # noqa: E402
 from federation.tls import make_certificate  # noqa: E402
 from federation.trust import Peer, TrustStore  # noqa: E402
 from federation.wire import (  # noqa: E402
@@ -100,7 +101,9 @@ class UnsignedService(FederationService):
                      tls_peer: str | None = None) -> Reply:
         version, question = decode_question(method, body)
         assert isinstance(question, SmtpQuestion)
-        answer = self._answer(check_question(question, self._policy))
+        spec = method_named(method)
+        answer = spec.answer(spec.check(question, self._policy),
+                             Answering(self.snapshot, self._policy, "bench", ""))
         return Reply(encode_answer(answer, version, method), b"")
 
 

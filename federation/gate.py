@@ -90,15 +90,18 @@ class Gate:
         return self._nonces
 
     def admit(self, method: str, body: bytes, metadata: Metadata, now_s: float,
-              tls_peer: str | None = None) -> Admitted:
+              tls_peer: str | None = None, max_body_bytes: int | None = None) -> Admitted:
         """Run every check on one request; raises the first failing check's error.
 
         ``tls_peer`` is the key id the TLS handshake authenticated (None when
         plaintext): the envelope must name it, and its bucket pays.
+        ``max_body_bytes`` is the method's own size limit, if lower.
         """
-        if len(body) > self._limits.max_request_bytes:
-            raise Oversized(f"request of {len(body)} bytes exceeds"
-                            f" {self._limits.max_request_bytes}")
+        limit = self._limits.max_request_bytes
+        if max_body_bytes is not None:
+            limit = min(limit, max_body_bytes)
+        if len(body) > limit:
+            raise Oversized(f"request of {len(body)} bytes exceeds {limit}")
         metadata = tuple(metadata)
         if metadata_size(metadata) > self._limits.max_metadata_bytes:
             raise Oversized(f"metadata exceeds {self._limits.max_metadata_bytes} bytes")

@@ -3,7 +3,8 @@
 ``handle(method, body, metadata, tls_peer)`` admits the request
 (`federation.gate`), decodes and normalises the question (a malformed one is
 refused before anything is charged), charges the daily question budget,
-answers from the current answer snapshot (`federation.snapshot`), makes the
+answers from the current answer snapshot (`federation.snapshot`) as the
+method's entry in `federation.methods` says, makes the
 accepted nonce and the charge durable (`federation.ledger`), signs the answer,
 and writes the audit line. Every request whose sender is authenticated (by
 the TLS handshake, or by its signature when plaintext) is audited, answered
@@ -20,36 +21,18 @@ from dataclasses import dataclass
 
 from federation.audit import AuditLog, AuditThrottle
 from federation.budget import PeerBudgets
-from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
+from federation.config import ServerLimits
 from federation.envelope import encode_envelope, sign_answer
 from federation.errors import FederationError, InvalidQuestion, StateUnavailable, status_for
 from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
+from federation.methods import Answering, Checked, Method, method_named
 from federation.privacy import DAY_S, PrivacyPolicy
 from federation.snapshot import AnswerSnapshot, take_snapshot
 from federation.trust import TrustStore
-from federation.wire import (
-    Answer,
-    FingerprintQuestion,
-    NodeInfo,
-    NodeInfoQuestion,
-    Question,
-    SeenAnswer,
-    SimhashQuestion,
-    SmtpQuestion,
-    decode_question,
-    encode_answer,
-    question_json,
-)
-from node.query import (
-    MalformedQuery,
-    NearAggregate,
-    NodeQuery,
-    check_simhash_question,
-    fingerprint_question,
-    smtp_question,
-)
+from federation.wire import decode_question, encode_answer, question_json
+from node.query import NodeQuery
 
 #: Seconds since the Unix epoch; injected so tests never wait on wall-clock windows.
 Clock = Callable[[], float]
@@ -61,43 +44,6 @@ class Reply:
 
     body: bytes
     envelope: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A well-formed question and the value it names in the node's stored form."""
-
-    question: Question
-    stored: str | None
-    budget_key: bytes
-
-
-def check_question(question: Question, policy: PrivacyPolicy) -> Checked:
-    """Normalise exactly as the node stores; `InvalidQuestion` when malformed.
-
-    The budget key is the normalised question, so case and spelling variants
-    of one question are charged once.
-    """
-    try:
-        if isinstance(question, SmtpQuestion):
-            stored = smtp_question(question.domain)
-            text = stored or question.domain.strip().rstrip(".").lower()
-            return Checked(question, stored, b"smtp\x00" + text.encode())
-        if isinstance(question, FingerprintQuestion):
-            stored = fingerprint_question(question.kind, question.value)
-            text = stored or question.value.strip().lower()
-            return Checked(question, stored,
-                           b"fp\x00%s\x00%s" % (question.kind.encode(), text.encode()))
-        if isinstance(question, NodeInfoQuestion):
-            return Checked(question, None, b"info")
-        check_simhash_question(question.kind, question.simhash, question.max_distance)
-    except MalformedQuery as exc:
-        raise InvalidQuestion(str(exc)) from None
-    if question.max_distance > policy.max_simhash_distance:
-        raise InvalidQuestion(f"max_distance above this node's limit of"
-                              f" {policy.max_simhash_distance}")
-    return Checked(question, None, b"sim\x00%s\x00%d\x00%d" % (
-        question.kind.encode(), question.simhash, question.max_distance))
 
 
 class FederationService:
@@ -150,8 +96,10 @@ class FederationService:
     async def handle(self, method: str, body: bytes, metadata: Metadata, *,
                      tls_peer: str | None = None) -> Reply:
         now_s = self._clock()
+        spec = method_named(method)
         try:
-            admitted = self._gate.admit(method, body, metadata, now_s, tls_peer)
+            admitted = self._gate.admit(method, body, metadata, now_s, tls_peer,
+                                        max_body_bytes=spec.max_request_bytes)
         except FederationError as exc:
             if tls_peer is not None:  # the handshake authenticated the sender
                 self.audit_refusal(tls_peer, method, exc)
@@ -159,8 +107,9 @@ class FederationService:
         checked: Checked | None = None
         charge: list[QuestionRow] = []
         try:
-            checked, charge = self._check_and_charge(admitted, method, body, now_s)
-            answer = self._answer(checked)
+            checked, charge = self._check_and_charge(admitted, spec, body, now_s)
+            answer = spec.answer(checked, Answering(self._snapshot, self._policy, self._name,
+                                                    self._key.key_id))
             response = encode_answer(answer, admitted.envelope.schema_version, method)
             await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
         except FederationError as exc:
@@ -174,35 +123,22 @@ class FederationService:
         self._audit.record(now_s=now_s, peer=admitted.peer.name,
                            key_id=admitted.peer.key.key_id, method=method,
                            question=question_json(checked.question),
-                           answer=_answer_json(answer))
+                           answer=spec.audit(answer))
         return Reply(response, encode_envelope(envelope))
 
-    def _check_and_charge(self, admitted: Admitted, method: str, body: bytes,
+    def _check_and_charge(self, admitted: Admitted, spec: Method, body: bytes,
                           now_s: float) -> tuple[Checked, list[QuestionRow]]:
-        version, question = decode_question(method, body)
+        version, question = decode_question(spec.name, body)
         if version != admitted.envelope.schema_version:
             raise InvalidQuestion("schema_version in the request differs from the envelope's")
-        checked = check_question(question, self._policy)
-        if isinstance(question, NodeInfoQuestion):
+        checked = spec.check(question, self._policy)
+        if not spec.charged:
             return checked, []
         key_id = admitted.peer.key.key_id
         hashed = self._ledger.question_hash(checked.budget_key)
         if not self._budgets.charge_question(key_id, hashed, now_s):
             return checked, []
         return checked, [QuestionRow(key_id, int(now_s // DAY_S), hashed)]
-
-    def _answer(self, checked: Checked) -> Answer:
-        question, snapshot = checked.question, self._snapshot
-        granularity = self._policy.time_granularity_s
-        if isinstance(question, NodeInfoQuestion):
-            return NodeInfo(self._name, self._key.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION)
-        if isinstance(question, SmtpQuestion):
-            return SeenAnswer(snapshot.smtp_seen(checked.stored), granularity)
-        if isinstance(question, FingerprintQuestion):
-            return SeenAnswer(snapshot.fingerprint_seen(question.kind, checked.stored),
-                              granularity)
-        assert isinstance(question, SimhashQuestion)
-        return snapshot.near(question.kind, question.simhash, question.max_distance)
 
     @staticmethod
     def _nonce_row(admitted: Admitted) -> NonceRow:
@@ -234,11 +170,3 @@ class FederationService:
                            question=None if checked is None else question_json(checked.question),
                            answer=None, status=code.name, reason=details,
                            suppressed=suppressed)
-
-
-def _answer_json(answer: Answer) -> dict[str, object]:
-    if isinstance(answer, SeenAnswer):
-        return {"seen": answer.seen.seen, "count": answer.seen.count}
-    if isinstance(answer, NearAggregate):
-        return {"match": answer.match, "count_within": answer.count_within}
-    return {"name": answer.name}

@@ -1,0 +1,168 @@
+"""The method table: everything the answering side knows about each RPC, in one entry.
+
+An entry names the method, its question type, how a question is checked and
+normalised (exactly as the node stores values: the budget key is derived
+from that result, so spelling variants of one question cost one slot),
+whether it is charged to the daily distinct-question budget, its request
+size limit, how it is answered from the snapshot, and what the audit log
+keeps of the answer. The wire codec (protobuf messages) is `federation.wire`.
+Adding an RPC is one entry here, one message pair there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION
+from federation.errors import InvalidQuestion
+from federation.privacy import PrivacyPolicy
+from federation.snapshot import AnswerSnapshot
+from federation.wire import (
+    FINGERPRINT_SEEN,
+    GET_NODE_INFO,
+    SIMHASH_NEAR,
+    SMTP_TARGET_SEEN,
+    Answer,
+    FingerprintQuestion,
+    NodeInfo,
+    NodeInfoQuestion,
+    Question,
+    SeenAnswer,
+    SimhashQuestion,
+    SmtpQuestion,
+)
+from node.query import (
+    MalformedQuery,
+    NearAggregate,
+    check_simhash_question,
+    fingerprint_question,
+    smtp_question,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A well-formed question, the value it names in the node's stored form, its budget key."""
+
+    question: Question
+    stored: str | None
+    budget_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """What an answer may draw on: the snapshot, the policy, who this node is."""
+
+    snapshot: AnswerSnapshot
+    policy: PrivacyPolicy
+    name: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One RPC of the answering side."""
+
+    name: str
+    question: type[Question]
+    #: Counted against the daily distinct-question budget.
+    charged: bool
+    #: Largest request message; the server's `max_request_bytes` still applies.
+    max_request_bytes: int
+    check: Callable[[Any, PrivacyPolicy], Checked]
+    answer: Callable[[Checked, Answering], Answer]
+    #: What the audit log keeps of an answer.
+    audit: Callable[[Any], dict[str, object]]
+
+
+def _malformed_is_invalid(check: Callable[[Any, PrivacyPolicy], Checked]
+                          ) -> Callable[[Any, PrivacyPolicy], Checked]:
+    def checked(question: Any, policy: PrivacyPolicy) -> Checked:
+        try:
+            return check(question, policy)
+        except MalformedQuery as exc:
+            raise InvalidQuestion(str(exc)) from None
+    return checked
+
+
+def _check_info(question: NodeInfoQuestion, _: PrivacyPolicy) -> Checked:
+    return Checked(question, None, b"info")
+
+
+def _check_smtp(question: SmtpQuestion, _: PrivacyPolicy) -> Checked:
+    stored = smtp_question(question.domain)
+    text = stored or question.domain.strip().rstrip(".").lower()  # never stored: any form
+    return Checked(question, stored, b"smtp\x00" + text.encode())
+
+
+def _check_fingerprint(question: FingerprintQuestion, _: PrivacyPolicy) -> Checked:
+    stored = fingerprint_question(question.kind, question.value)
+    text = stored or question.value.strip().lower()
+    return Checked(question, stored,
+                   b"fp\x00%s\x00%s" % (question.kind.encode(), text.encode()))
+
+
+def _check_simhash(question: SimhashQuestion, policy: PrivacyPolicy) -> Checked:
+    check_simhash_question(question.kind, question.simhash, question.max_distance)
+    if question.max_distance > policy.max_simhash_distance:
+        raise InvalidQuestion(f"max_distance above this node's limit of"
+                              f" {policy.max_simhash_distance}")
+    return Checked(question, None, b"sim\x00%s\x00%d\x00%d" % (
+        question.kind.encode(), question.simhash, question.max_distance))
+
+
+def _answer_info(_: Checked, node: Answering) -> Answer:
+    return NodeInfo(node.name, node.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION)
+
+
+def _answer_smtp(checked: Checked, node: Answering) -> Answer:
+    return SeenAnswer(node.snapshot.smtp_seen(checked.stored), node.policy.time_granularity_s)
+
+
+def _answer_fingerprint(checked: Checked, node: Answering) -> Answer:
+    question = checked.question
+    assert isinstance(question, FingerprintQuestion)
+    return SeenAnswer(node.snapshot.fingerprint_seen(question.kind, checked.stored),
+                      node.policy.time_granularity_s)
+
+
+def _answer_simhash(checked: Checked, node: Answering) -> Answer:
+    question = checked.question
+    assert isinstance(question, SimhashQuestion)
+    return node.snapshot.near(question.kind, question.simhash, question.max_distance)
+
+
+def _audit_seen(answer: SeenAnswer) -> dict[str, object]:
+    return {"seen": answer.seen.seen, "count": answer.seen.count}
+
+
+def _audit_near(answer: NearAggregate) -> dict[str, object]:
+    return {"match": answer.match, "count_within": answer.count_within}
+
+
+def _audit_info(answer: NodeInfo) -> dict[str, object]:
+    return {"name": answer.name}
+
+
+TABLE: Mapping[str, Method] = {method.name: method for method in (
+    Method(GET_NODE_INFO, NodeInfoQuestion, charged=False, max_request_bytes=64,
+           check=_check_info, answer=_answer_info, audit=_audit_info),
+    Method(SMTP_TARGET_SEEN, SmtpQuestion, charged=True, max_request_bytes=512,
+           check=_malformed_is_invalid(_check_smtp), answer=_answer_smtp, audit=_audit_seen),
+    Method(FINGERPRINT_SEEN, FingerprintQuestion, charged=True, max_request_bytes=1024,
+           check=_malformed_is_invalid(_check_fingerprint), answer=_answer_fingerprint,
+           audit=_audit_seen),
+    Method(SIMHASH_NEAR, SimhashQuestion, charged=True, max_request_bytes=128,
+           check=_malformed_is_invalid(_check_simhash), answer=_answer_simhash,
+           audit=_audit_near),
+)}
+
+
+def method_named(name: str) -> Method:
+    """The entry of ``name``; an unknown method is `InvalidQuestion`."""
+    method = TABLE.get(name)
+    if method is None:
+        raise InvalidQuestion(f"unknown method {name[:80]!r}")
+    return method
