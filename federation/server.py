@@ -192,9 +192,6 @@ class GrpcServer:
             await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
 
-    async def wait(self) -> None:
-        await self.server.wait_for_termination()
-
 
 def _serve_health(server: grpc.aio.Server, services: tuple[str, ...]) -> \
         health.aio.HealthServicer:
