@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
 import sys
@@ -54,6 +53,7 @@ from federation.wire import (
 from node.cli import run
 from node.cli.hooks import CliHooks, CommandAdder, InitContext
 from node.cli.render import print_json, print_pairs, print_table
+from node.config import render_section
 from node.errors import CommandError
 from node.home import open_store, require_home
 from node.query import StoreQuery
@@ -130,17 +130,12 @@ async def init_node_key(context: InitContext) -> Mapping[str, object]:
 
 
 def render_federation_config() -> str:
-    """The federation's sections with their defaults, commented out, for config.toml."""
-    lines = ["", "# Federation settings (docs/protocol.md); defaults shown, uncomment to change."]
-    for section, settings in (("federation", FederationSettings()), ("limits", ServerLimits()),
-                              ("privacy", PrivacyPolicy())):
-        lines += ["#", f"# [{section}]"]
-        for spec in dataclasses.fields(settings):
-            value = getattr(settings, spec.name)
-            text = ("true" if value else "false") if isinstance(value, bool) \
-                else f'"{value}"' if isinstance(value, str) else repr(value)
-            lines.append(f"# {spec.name} = {text}")
-    return "\n".join(lines) + "\n"
+    """The federation's sections with their documented defaults, commented out."""
+    sections = [render_section(name, settings, commented=True) for name, settings in (
+        ("federation", FederationSettings()), ("limits", ServerLimits()),
+        ("privacy", PrivacyPolicy()))]
+    return ("\n# Federation settings (docs/protocol.md); defaults shown, uncomment to change.\n"
+            + "\n".join(sections))
 
 
 def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:

@@ -8,6 +8,7 @@ overridden by an environment variable ``DECNET_FED_<SECTION>_<FIELD>``, e.g.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 import tomllib
@@ -142,13 +143,18 @@ class Config:
         return path if path.is_absolute() else self.home / path
 
 
-_SECTIONS: dict[str, type[Any]] = {
+NODE_SECTIONS: dict[str, type[Any]] = {
     "node": NodeSettings,
     "store": StoreSettings,
     "ingest": IngestSettings,
     "profile": ProfileSettings,
     "enrichment": EnrichmentSettings,
 }
+
+#: Sections other packages load from the same file with `load_section` (the
+#: federation's: a test keeps this in step). Any other section is an error,
+#: like an unknown setting: a misspelt ``[privacy]`` must not silently be ignored.
+SHARED_SECTIONS = frozenset({"federation", "limits", "privacy"})
 
 #: Lower bounds checked after type conversion: (section, field) → minimum.
 _MINIMUMS: dict[tuple[str, str], float] = {
@@ -182,8 +188,12 @@ def load_config(home: Path, env: Mapping[str, str] = os.environ) -> Config:
     """Read ``home/config.toml`` (missing file = defaults) and apply env overrides."""
     path = home / CONFIG_FILENAME
     raw = _read_toml(path)
+    unknown = set(raw) - set(NODE_SECTIONS) - SHARED_SECTIONS
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; known:"
+                          f" {sorted({*NODE_SECTIONS, *SHARED_SECTIONS})}")
     sections = {section: _load_section(raw, path, section, cls, env)
-                for section, cls in _SECTIONS.items()}
+                for section, cls in NODE_SECTIONS.items()}
     return Config(home=home, **sections)
 
 
@@ -271,52 +281,50 @@ def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -
     return value
 
 
-_STORE = StoreSettings()
-_INGEST = IngestSettings()
+def field_docs(cls: type[Any]) -> dict[str, list[str]]:
+    """The ``#:`` comment lines written above each field of a settings dataclass."""
+    docs: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+            continue
+        name = stripped.split(":", 1)[0]
+        if pending and name.isidentifier():
+            docs[name] = pending
+        pending = []
+    return docs
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def render_section(section: str, settings: Any, *, commented: bool = False) -> str:
+    """``[section]`` with every field's doc comment and value, from the dataclass itself.
+
+    ``commented`` renders the settings commented out (defaults shown, uncomment
+    to change), for sections a node rarely needs to touch.
+    """
+    mark = "# " if commented else ""
+    docs = field_docs(type(settings))
+    lines = [f"{mark}[{section}]"]
+    for spec in dataclasses.fields(settings):
+        lines += [f"# {text}" if text else "#" for text in docs.get(spec.name, [])]
+        lines.append(f"{mark}{spec.name} = {_toml_value(getattr(settings, spec.name))}")
+    return "\n".join(lines) + "\n"
 
 
 def render_config(node_name: str) -> str:
-    """The commented config file `init` writes."""
-    name = node_name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'''# decnet-fed node configuration. Every setting can be overridden by an
-# environment variable DECNET_FED_<SECTION>_<SETTING>, e.g. DECNET_FED_STORE_BATCH_SIZE.
-
-[node]
-# Name shown to peers and in `decnet-fed status`.
-name = "{name}"
-
-[store]
-# SQLite database, relative to this directory unless absolute.
-path = "{_STORE.path}"
-# Events per write transaction.
-batch_size = {_STORE.batch_size}
-# SQLite page cache in MiB.
-cache_mib = {_STORE.cache_mib}
-
-[ingest]
-# Longest accepted log line in bytes; longer lines are rejected unread.
-max_line_bytes = {_INGEST.max_line_bytes}
-# Poll interval of `ingest --follow` once caught up, in seconds.
-follow_poll_interval_s = {_INGEST.follow_poll_interval_s}
-
-[profile]
-# Profile events while ingesting; false for a fast bulk load, then `decnet-fed reprofile`.
-enabled = true
-# Extra kill-chain phase rules ([[rule]] phase/pattern/note), tried before the
-# built-in table; see docs/profiling.md. Empty = built-in rules only.
-phase_rules_path = ""
-# Host names and CIDRs of your own fleet, never counted as C2 (comma-separated).
-internal_hosts = ""
-
-[enrichment]
-# RIR delegated-stats files for countries (comma-separated); empty = none.
-rir_paths = ""
-# ip2asn TSV (ip2asn-combined.tsv[.gz]) for ASN and AS name; empty = none.
-ip2asn_path = ""
-# Reverse DNS of public attacker addresses, once per address; false = offline.
-ptr_enabled = true
-# Seconds before one PTR lookup gives up.
-ptr_timeout_s = 2.0
-# PTR lookups in flight at once.
-ptr_concurrency = 16
-'''
+    """The config file `init` writes: every node section with its documented defaults."""
+    header = ("# decnet-fed node configuration. Every setting can be overridden by an\n"
+              "# environment variable DECNET_FED_<SECTION>_<SETTING>, e.g."
+              " DECNET_FED_STORE_BATCH_SIZE.\n")
+    sections = [render_section(name, NodeSettings(name=node_name) if name == "node" else cls())
+                for name, cls in NODE_SECTIONS.items()]
+    return header + "\n" + "\n".join(sections)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import inspect
+import re
 from pathlib import Path
 
 import pytest
 
 from federation.config import FederationSettings, ServerLimits, load_federation_config
 from federation.privacy import PrivacyPolicy
-from node.config import load_config
+from node.config import (
+    NODE_SECTIONS,
+    SHARED_SECTIONS,
+    field_docs,
+    load_config,
+    render_config,
+)
 from node.errors import ConfigError
 from tests.support import REPO
 
@@ -48,6 +57,17 @@ def test_bad_values_name_their_field(tmp_path: Path, toml: str, field: str) -> N
         load_federation_config(load_config(tmp_path, env={}))
 
 
+def test_the_federation_loads_exactly_the_shared_sections() -> None:
+    source = inspect.getsource(load_federation_config)
+    assert set(re.findall(r'load_section\(node, "(\w+)"', source)) == SHARED_SECTIONS
+
+
+def test_an_unknown_section_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[privcy]\nmin_count = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="privcy"):
+        load_config(tmp_path, env={})
+
+
 def test_a_bad_environment_value_names_the_variable(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DECNET_FED_PRIVACY_MIN_COUNT", "-1")
@@ -80,9 +100,21 @@ def test_federation_reads_the_node_only_through_the_query_seam(path: Path) -> No
 def test_rendered_block_uncommented_loads_as_the_defaults(tmp_path: Path) -> None:
     from federation.cli import render_federation_config
 
-    block = "\n".join(line.removeprefix("# ").removeprefix("#")
-                      for line in render_federation_config().splitlines()[2:])
+    setting = re.compile(r"# (\[\w+\]|\w+ = .*)$")  # a section or a setting, not a doc line
+    block = "\n".join(match.group(1) for line in render_federation_config().splitlines()
+                      if (match := setting.match(line)))
     (tmp_path / "config.toml").write_text(block, encoding="utf-8")
     fed = load_federation_config(load_config(tmp_path, env={}))
     assert (fed.settings, fed.limits, fed.privacy) == (
         FederationSettings(), ServerLimits(), PrivacyPolicy())
+
+
+def test_every_setting_is_rendered_with_its_documentation() -> None:
+    from federation.cli import render_federation_config
+
+    rendered = render_config("n1") + render_federation_config()
+    for cls in (FederationSettings, ServerLimits, PrivacyPolicy, *NODE_SECTIONS.values()):
+        docs = field_docs(cls)
+        for spec in dataclasses.fields(cls):
+            assert spec.name in docs, f"{cls.__name__}.{spec.name} has no #: doc"
+            assert docs[spec.name][0] in rendered
