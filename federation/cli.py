@@ -44,7 +44,6 @@ from federation.tls import make_certificate
 from federation.trust import Peer, TrustStore, check_address
 from federation.wire import (
     FingerprintQuestion,
-    NodeInfo,
     NodeInfoQuestion,
     Question,
     SimhashQuestion,
@@ -247,13 +246,7 @@ async def _check_peers(fed: FederationConfig, trust: TrustStore, names: list[str
     async with FederationClient(key, plaintext=fed.settings.plaintext,
                                 deadline_s=fed.settings.query_deadline_s) as client:
         rows = await client.ask_all(peers, NodeInfoQuestion())
-    report = []
-    for row in rows:
-        entry = answer_row(row)
-        if isinstance(row.answer, NodeInfo):
-            entry["schema_versions"] = (f"{row.answer.min_schema_version}.."
-                                        f"{row.answer.max_schema_version}")
-        report.append(entry)
+    report = [answer_row(row) for row in rows]
     if as_json:
         print_json(report)
     else:

@@ -6,7 +6,7 @@ Shared by `decnet-fed query` and `decnet-fed demo`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from federation.client import OK, PeerAnswer
@@ -22,23 +22,37 @@ def _iso(seconds: int | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _seen_row(answer: SeenAnswer) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "seen": answer.seen.seen, "count": answer.seen.count,
+        "first_seen": _iso(answer.seen.first_seen_s), "last_seen": _iso(answer.seen.last_seen_s),
+        "time_granularity_s": answer.time_granularity_s}
+    if answer.seen.distinct_attackers:
+        out["distinct_attackers"] = answer.seen.distinct_attackers
+    return out
+
+
+def _near_row(answer: NearAggregate) -> dict[str, Any]:
+    return {"match": answer.match, "min_distance": answer.min_distance,
+            "count_within": answer.count_within}
+
+
+def _info_row(answer: NodeInfo) -> dict[str, Any]:
+    return {"name": answer.name, "key_id": answer.key_id,
+            "schema_versions": f"{answer.min_schema_version}..{answer.max_schema_version}"}
+
+
+#: The fields each kind of answer adds to a peer's row.
+_ROW_FIELDS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    SeenAnswer: _seen_row, NearAggregate: _near_row, NodeInfo: _info_row}
+
+
 def answer_row(row: PeerAnswer) -> dict[str, Any]:
     """One peer's row of the JSON report."""
     out: dict[str, Any] = {"peer": row.peer, "address": row.address, "status": row.status,
                            "latency_ms": round(row.latency_s * 1000, 3)}
-    answer = row.answer
-    if isinstance(answer, SeenAnswer):
-        out.update(seen=answer.seen.seen, count=answer.seen.count,
-                   first_seen=_iso(answer.seen.first_seen_s),
-                   last_seen=_iso(answer.seen.last_seen_s),
-                   time_granularity_s=answer.time_granularity_s)
-        if answer.seen.distinct_attackers:
-            out["distinct_attackers"] = answer.seen.distinct_attackers
-    elif isinstance(answer, NearAggregate):
-        out.update(match=answer.match, min_distance=answer.min_distance,
-                   count_within=answer.count_within)
-    elif isinstance(answer, NodeInfo):
-        out.update(name=answer.name, key_id=answer.key_id)
+    if row.answer is not None:
+        out.update(_ROW_FIELDS[type(row.answer)](row.answer))
     if row.error is not None:
         out["error"] = row.error
     return out

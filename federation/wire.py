@@ -3,12 +3,15 @@
 Nothing here signs or checks budgets; it only turns a method name and bytes
 into a typed question (refusing malformed ones with `InvalidQuestion`) and a
 typed answer back into bytes. Serialization is deterministic so the bytes a
-signature covers are reproducible.
+signature covers are reproducible. One `Codec` entry per method (`CODECS`);
+what the answering side does with each is `federation.methods`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
@@ -74,14 +77,112 @@ class SeenAnswer:
 Answer = NodeInfo | SeenAnswer | NearAggregate
 
 
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """How one method's question and answer travel as protobuf messages."""
+
+    method: str
+    question: type[Any]
+    request: type[Message]
+    response: type[Message]
+    to_request: Callable[[Any, int], Message]
+    #: Message → question; refuses a malformed one with `InvalidQuestion`.
+    from_request: Callable[[Any], Any]
+    to_response: Callable[[Any, int], Message]
+    from_response: Callable[[Any], Any]
+    #: The question as JSON (audit log, CLI output).
+    question_json: Callable[[Any], dict[str, object]]
+
+
+def _info_from(_: pb.GetNodeInfoRequest) -> NodeInfoQuestion:
+    return NodeInfoQuestion()
+
+
+def _smtp_from(message: pb.SmtpTargetSeenRequest) -> SmtpQuestion:
+    if not 0 < len(message.domain) <= _MAX_DOMAIN:
+        raise InvalidQuestion(f"domain must be 1..{_MAX_DOMAIN} characters")
+    return SmtpQuestion(message.domain)
+
+
+def _fingerprint_from(message: pb.FingerprintSeenRequest) -> FingerprintQuestion:
+    if not 0 < len(message.kind) <= _MAX_KIND or not 0 < len(message.value) <= _MAX_VALUE:
+        raise InvalidQuestion("fingerprint kind or value empty or too long")
+    return FingerprintQuestion(message.kind, message.value)
+
+
+def _simhash_from(message: pb.SimhashNearRequest) -> SimhashQuestion:
+    if not 0 < len(message.kind) <= _MAX_KIND:
+        raise InvalidQuestion("SimHash kind empty or too long")
+    return SimhashQuestion(message.kind, message.simhash, message.max_distance)
+
+
+def _optional(message: Message, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def _seen_from(message: pb.SmtpTargetSeenResponse | pb.FingerprintSeenResponse) -> SeenAnswer:
+    distinct = message.distinct_attackers if isinstance(message, pb.FingerprintSeenResponse) \
+        else 0
+    return SeenAnswer(SharedSeen(message.seen, message.count, distinct,
+                                 _optional(message, "first_seen_s"),
+                                 _optional(message, "last_seen_s")),
+                      message.time_granularity_s)
+
+
+def _seen_fields(answer: SeenAnswer) -> dict[str, Any]:
+    seen = answer.seen
+    return {"seen": seen.seen, "count": seen.count, "first_seen_s": seen.first_seen_s,
+            "last_seen_s": seen.last_seen_s, "time_granularity_s": answer.time_granularity_s}
+
+
+CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
+    Codec(GET_NODE_INFO, NodeInfoQuestion, pb.GetNodeInfoRequest, pb.NodeInfo,
+          to_request=lambda q, v: pb.GetNodeInfoRequest(schema_version=v),
+          from_request=_info_from,
+          to_response=lambda a, v: pb.NodeInfo(
+              schema_version=v, name=a.name, key_id=a.key_id,
+              min_schema_version=a.min_schema_version,
+              max_schema_version=a.max_schema_version),
+          from_response=lambda m: NodeInfo(m.name, m.key_id, m.min_schema_version,
+                                           m.max_schema_version),
+          question_json=lambda q: {"kind": "node_info"}),
+    Codec(SMTP_TARGET_SEEN, SmtpQuestion, pb.SmtpTargetSeenRequest, pb.SmtpTargetSeenResponse,
+          to_request=lambda q, v: pb.SmtpTargetSeenRequest(schema_version=v, domain=q.domain),
+          from_request=_smtp_from,
+          to_response=lambda a, v: pb.SmtpTargetSeenResponse(schema_version=v,
+                                                             **_seen_fields(a)),
+          from_response=_seen_from,
+          question_json=lambda q: {"kind": "smtp", "domain": q.domain}),
+    Codec(FINGERPRINT_SEEN, FingerprintQuestion, pb.FingerprintSeenRequest,
+          pb.FingerprintSeenResponse,
+          to_request=lambda q, v: pb.FingerprintSeenRequest(schema_version=v, kind=q.kind,
+                                                            value=q.value),
+          from_request=_fingerprint_from,
+          to_response=lambda a, v: pb.FingerprintSeenResponse(
+              schema_version=v, distinct_attackers=a.seen.distinct_attackers,
+              **_seen_fields(a)),
+          from_response=_seen_from,
+          question_json=lambda q: {"kind": "fingerprint", "fingerprint": q.kind,
+                                   "value": q.value}),
+    Codec(SIMHASH_NEAR, SimhashQuestion, pb.SimhashNearRequest, pb.SimhashNearResponse,
+          to_request=lambda q, v: pb.SimhashNearRequest(schema_version=v, kind=q.kind,
+                                                        simhash=q.simhash,
+                                                        max_distance=q.max_distance),
+          from_request=_simhash_from,
+          to_response=lambda a, v: pb.SimhashNearResponse(
+              schema_version=v, match=a.match, min_distance=a.min_distance,
+              count_within=a.count_within),
+          from_response=lambda m: NearAggregate(m.match, _optional(m, "min_distance"),
+                                                m.count_within),
+          question_json=lambda q: {"kind": "simhash", "simhash_kind": q.kind,
+                                   "simhash": f"{q.simhash:016x}",
+                                   "within": q.max_distance}),
+)}
+_BY_QUESTION: Mapping[type[Any], Codec] = {codec.question: codec for codec in CODECS.values()}
+
+
 def method_of(question: Question) -> str:
-    if isinstance(question, NodeInfoQuestion):
-        return GET_NODE_INFO
-    if isinstance(question, SmtpQuestion):
-        return SMTP_TARGET_SEEN
-    if isinstance(question, FingerprintQuestion):
-        return FINGERPRINT_SEEN
-    return SIMHASH_NEAR
+    return _BY_QUESTION[type(question)].method
 
 
 def _serialize(message: Message) -> bytes:
@@ -90,116 +191,36 @@ def _serialize(message: Message) -> bytes:
 
 def encode_question(question: Question, schema_version: int) -> bytes:
     """The request bytes of ``question`` (the method is `method_of`)."""
-    if isinstance(question, NodeInfoQuestion):
-        return _serialize(pb.GetNodeInfoRequest(schema_version=schema_version))
-    if isinstance(question, SmtpQuestion):
-        return _serialize(pb.SmtpTargetSeenRequest(schema_version=schema_version,
-                                                   domain=question.domain))
-    if isinstance(question, FingerprintQuestion):
-        return _serialize(pb.FingerprintSeenRequest(schema_version=schema_version,
-                                                    kind=question.kind, value=question.value))
-    return _serialize(pb.SimhashNearRequest(schema_version=schema_version, kind=question.kind,
-                                            simhash=question.simhash,
-                                            max_distance=question.max_distance))
-
-
-_REQUESTS: dict[str, type[Message]] = {
-    GET_NODE_INFO: pb.GetNodeInfoRequest,
-    SMTP_TARGET_SEEN: pb.SmtpTargetSeenRequest,
-    FINGERPRINT_SEEN: pb.FingerprintSeenRequest,
-    SIMHASH_NEAR: pb.SimhashNearRequest,
-}
+    return _serialize(_BY_QUESTION[type(question)].to_request(question, schema_version))
 
 
 def decode_question(method: str, body: bytes) -> tuple[int, Question]:
     """``(schema_version, question)`` of a request body; malformed → `InvalidQuestion`."""
-    message_type = _REQUESTS.get(method)
-    if message_type is None:
+    codec = CODECS.get(method)
+    if codec is None:
         raise InvalidQuestion(f"unknown method {method[:80]!r}")
-    message = message_type()
+    message = codec.request()
     try:
         message.ParseFromString(body)
     except DecodeError:
         raise InvalidQuestion("request is not decodable") from None
-    if isinstance(message, pb.GetNodeInfoRequest):
-        return message.schema_version, NodeInfoQuestion()
-    if isinstance(message, pb.SmtpTargetSeenRequest):
-        if not 0 < len(message.domain) <= _MAX_DOMAIN:
-            raise InvalidQuestion(f"domain must be 1..{_MAX_DOMAIN} characters")
-        return message.schema_version, SmtpQuestion(message.domain)
-    if isinstance(message, pb.FingerprintSeenRequest):
-        if not 0 < len(message.kind) <= _MAX_KIND or not 0 < len(message.value) <= _MAX_VALUE:
-            raise InvalidQuestion("fingerprint kind or value empty or too long")
-        return message.schema_version, FingerprintQuestion(message.kind, message.value)
-    assert isinstance(message, pb.SimhashNearRequest)
-    if not 0 < len(message.kind) <= _MAX_KIND:
-        raise InvalidQuestion("SimHash kind empty or too long")
-    return message.schema_version, SimhashQuestion(message.kind, message.simhash,
-                                                   message.max_distance)
+    question: Question = codec.from_request(message)
+    return getattr(message, "schema_version"), question  # noqa: B009 - every message has it
 
 
 def question_json(question: Question) -> dict[str, object]:
     """The question as JSON (audit log, CLI output)."""
-    if isinstance(question, NodeInfoQuestion):
-        return {"kind": "node_info"}
-    if isinstance(question, SmtpQuestion):
-        return {"kind": "smtp", "domain": question.domain}
-    if isinstance(question, FingerprintQuestion):
-        return {"kind": "fingerprint", "fingerprint": question.kind, "value": question.value}
-    return {"kind": "simhash", "simhash_kind": question.kind,
-            "simhash": f"{question.simhash:016x}", "within": question.max_distance}
+    return _BY_QUESTION[type(question)].question_json(question)
 
 
 def encode_answer(answer: Answer, schema_version: int, method: str) -> bytes:
     """The response bytes of ``answer`` to a ``method`` call."""
-    if isinstance(answer, NodeInfo):
-        return _serialize(pb.NodeInfo(
-            schema_version=schema_version, name=answer.name, key_id=answer.key_id,
-            min_schema_version=answer.min_schema_version,
-            max_schema_version=answer.max_schema_version))
-    if isinstance(answer, SeenAnswer):
-        seen = answer.seen
-        if method == FINGERPRINT_SEEN:
-            return _serialize(pb.FingerprintSeenResponse(
-                schema_version=schema_version, seen=seen.seen, count=seen.count,
-                first_seen_s=seen.first_seen_s, last_seen_s=seen.last_seen_s,
-                time_granularity_s=answer.time_granularity_s,
-                distinct_attackers=seen.distinct_attackers))
-        return _serialize(pb.SmtpTargetSeenResponse(
-            schema_version=schema_version, seen=seen.seen, count=seen.count,
-            first_seen_s=seen.first_seen_s, last_seen_s=seen.last_seen_s,
-            time_granularity_s=answer.time_granularity_s))
-    return _serialize(pb.SimhashNearResponse(
-        schema_version=schema_version, match=answer.match, min_distance=answer.min_distance,
-        count_within=answer.count_within))
-
-
-_RESPONSES: dict[str, type[Message]] = {
-    GET_NODE_INFO: pb.NodeInfo,
-    SMTP_TARGET_SEEN: pb.SmtpTargetSeenResponse,
-    FINGERPRINT_SEEN: pb.FingerprintSeenResponse,
-    SIMHASH_NEAR: pb.SimhashNearResponse,
-}
+    return _serialize(CODECS[method].to_response(answer, schema_version))
 
 
 def decode_answer(method: str, body: bytes) -> tuple[int, Answer]:
     """``(schema_version, answer)`` of a response body; raises ``DecodeError`` if garbled."""
-    message = _RESPONSES[method]()
+    message = CODECS[method].response()
     message.ParseFromString(body)
-    if isinstance(message, pb.NodeInfo):
-        return message.schema_version, NodeInfo(message.name, message.key_id,
-                                                message.min_schema_version,
-                                                message.max_schema_version)
-    if isinstance(message, pb.SimhashNearResponse):
-        return message.schema_version, NearAggregate(
-            message.match,
-            message.min_distance if message.HasField("min_distance") else None,
-            message.count_within)
-    assert isinstance(message, pb.SmtpTargetSeenResponse | pb.FingerprintSeenResponse)
-    distinct = message.distinct_attackers if isinstance(message, pb.FingerprintSeenResponse) \
-        else 0
-    return message.schema_version, SeenAnswer(SharedSeen(
-        message.seen, message.count, distinct,
-        message.first_seen_s if message.HasField("first_seen_s") else None,
-        message.last_seen_s if message.HasField("last_seen_s") else None,
-    ), message.time_granularity_s)
+    answer: Answer = CODECS[method].from_response(message)
+    return getattr(message, "schema_version"), answer  # noqa: B009 - every message has it
