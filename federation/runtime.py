@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from pathlib import Path
 from federation.audit import AuditLog
 from federation.client import peer_certificate
 from federation.config import FederationConfig, ServerLimits
-from federation.errors import PeerError, PinMismatch, TrustStoreError
+from federation.errors import HomeFileError, PeerError, PinMismatch, TrustStoreError
 from federation.keys import NodeKey
 from federation.ledger import Ledger
 from federation.peer_certs import PeerCertificates
@@ -54,6 +56,8 @@ class FederationNode:
     peers_path: Path | None = None
     certificate_retry_s: float = 30.0
     grace_s: float = 10.0
+    #: The home lock `start_configured_node` holds (one `serve` per home).
+    lock: HomeLock | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def __aenter__(self) -> FederationNode:
@@ -150,6 +154,8 @@ class FederationNode:
             await self.health_server.stop(None)
         self.audit.close()
         self.ledger.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 async def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> None:
@@ -194,14 +200,46 @@ async def _listening(what: str, listen: str, starting: Awaitable[GrpcServer]) ->
         raise OSError(f"cannot listen on {listen} ({what}): {exc}") from None
 
 
+class HomeLock:
+    """An exclusive ``flock`` on ``serve.lock`` in the home: one running node per home.
+
+    Two nodes on one home would share the replay ledger and the audit log
+    without coordination (a nonce one wrote is invisible to the other's
+    memory). The kernel drops the lock when the process dies, so a crashed
+    node never leaves it behind.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise HomeFileError(f"another node is already running on this home ({path} is"
+                                " locked): stop it first, or give this one its own --home"
+                                ) from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+
 async def start_configured_node(fed: FederationConfig, key: NodeKey, query: NodeQuery, *,
                                 listen: str | None = None, plaintext: bool | None = None,
                                 health_listen: str | None = None) -> FederationNode:
     """`start_node` from a node home's configuration (``serve`` and the demo)."""
-    ledger = Ledger(fed.state_path)
-    audit = AuditLog(fed.audit_path)
-    try:
-        return await start_node(
+    with contextlib.ExitStack() as cleanup:  # undone in reverse if anything fails
+        lock = HomeLock(fed.node.home / "serve.lock")
+        cleanup.callback(lock.release)
+        ledger = Ledger(fed.state_path)
+        cleanup.callback(ledger.close)
+        audit = AuditLog(fed.audit_path)
+        cleanup.callback(audit.close)
+        node = await start_node(
             key=key, name=fed.node.node.name, trust=TrustStore.load(fed.peers_path),
             query=query, listen=listen or fed.settings.listen,
             health_listen=fed.settings.health_listen if health_listen is None else health_listen,
@@ -209,7 +247,6 @@ async def start_configured_node(fed: FederationConfig, key: NodeKey, query: Node
             limits=fed.limits, policy=fed.privacy, audit=audit, ledger=ledger,
             peers_path=fed.peers_path,
             certificate_retry_s=fed.settings.peer_certificate_retry_s)
-    except BaseException:
-        audit.close()
-        ledger.close()
-        raise
+        cleanup.pop_all()
+    node.lock = lock
+    return node
