@@ -24,6 +24,14 @@ CONFIG_FILENAME = "config.toml"
 _T = TypeVar("_T")
 
 
+def at_least(settings: object, **minimums: float) -> None:
+    """``ValueError("field: …")`` for the first field below its minimum (or not a number)."""
+    for name, lowest in minimums.items():
+        value = getattr(settings, name)
+        if not value >= lowest:  # also refuses NaN
+            raise ValueError(f"{name}: must be ≥ {lowest}, got {value!r}")
+
+
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -64,9 +72,7 @@ class StoreSettings:
     max_size_mib: int = 0
 
     def __post_init__(self) -> None:
-        for name, lowest in (("batch_size", 1), ("cache_mib", 1), ("max_size_mib", 0)):
-            if getattr(self, name) < lowest:
-                raise ValueError(f"{name}: must be ≥ {lowest}, got {getattr(self, name)!r}")
+        at_least(self, batch_size=1, cache_mib=1, max_size_mib=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,9 @@ class IngestSettings:
     max_line_bytes: int = 65536
     #: How often `ingest --follow` looks for new data once caught up, in seconds.
     follow_poll_interval_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        at_least(self, max_line_bytes=256, follow_poll_interval_s=0.01)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +101,19 @@ class ProfileSettings:
     #: TOML file of extra kill-chain phase rules (``[[rule]] phase, pattern, note``),
     #: tried before the built-in table; relative to the node home; empty = none.
     phase_rules_path: str = ""
-    #: Comma-separated host names and CIDR networks of the honeypot fleet itself
-    #: (e.g. ``"10.1.0.0/16, intranet"``): never recorded as C2 endpoints.
-    #: Private and other non-public addresses are always excluded.
-    internal_hosts: str = ""
+    #: Host names and CIDR networks of the honeypot fleet itself (a TOML array,
+    #: e.g. ``["10.1.0.0/16", "intranet"]``; comma-separated in the environment):
+    #: never recorded as C2 endpoints. Non-public addresses are always excluded.
+    internal_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class EnrichmentSettings:
     """Offline enrichment of attacker addresses; all of it is optional."""
 
-    #: Comma-separated RIR delegated-stats files (country per address),
-    #: relative to the node home; empty = no country.
-    rir_paths: str = ""
+    #: RIR delegated-stats files (country per address), a TOML array of paths
+    #: relative to the node home (comma-separated in the environment); empty = no country.
+    rir_paths: tuple[str, ...] = ()
     #: ip2asn TSV file (``.gz`` too) for ASN, AS name and prefix; empty = no ASN.
     ip2asn_path: str = ""
     #: Look up PTR names (once per address, cached in the store). Turn off for
@@ -115,6 +124,9 @@ class EnrichmentSettings:
     #: PTR lookups in flight at once: higher finishes a big view sooner but
     #: bursts the resolver.
     ptr_concurrency: int = 16
+
+    def __post_init__(self) -> None:
+        at_least(self, ptr_timeout_s=0.01, ptr_concurrency=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,21 +168,9 @@ NODE_SECTIONS: dict[str, type[Any]] = {
 #: like an unknown setting: a misspelt ``[privacy]`` must not silently be ignored.
 SHARED_SECTIONS = frozenset({"federation", "limits", "privacy"})
 
-#: Lower bounds checked after type conversion: (section, field) → minimum.
-_MINIMUMS: dict[tuple[str, str], float] = {
-    ("store", "batch_size"): 1,
-    ("store", "cache_mib"): 1,
-    ("ingest", "max_line_bytes"): 256,
-    ("ingest", "follow_poll_interval_s"): 0.01,
-    ("enrichment", "ptr_timeout_s"): 0.01,
-    ("enrichment", "ptr_concurrency"): 1,
-}
-
 #: String settings where empty means "not configured".
 _MAY_BE_EMPTY = frozenset({
     ("profile", "phase_rules_path"),
-    ("profile", "internal_hosts"),
-    ("enrichment", "rir_paths"),
     ("enrichment", "ip2asn_path"),
 })
 
@@ -249,6 +249,8 @@ def _load_section(raw: dict[str, Any], path: Path, section: str, cls: type[Any],
 
 def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -> Any:
     label = f"{section}.{name}"
+    if str(type_name) == "tuple[str, ...]":
+        return _string_list(label, value, origin)
     kind = {"int": int, "float": float, "str": str, "bool": bool}[str(type_name)]
     try:
         if kind is bool:
@@ -273,12 +275,18 @@ def _convert(section: str, name: str, type_name: Any, value: Any, origin: str) -
         raise ConfigError(
             f"{label}: expected {kind.__name__}, got {value!r} (from {origin})"
         ) from None
-    minimum = _MINIMUMS.get((section, name))
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{label}: must be ≥ {minimum}, got {value!r} (from {origin})")
     if kind is str and not value.strip() and (section, name) not in _MAY_BE_EMPTY:
         raise ConfigError(f"{label}: must not be empty (from {origin})")
     return value
+
+
+def _string_list(label: str, value: Any, origin: str) -> tuple[str, ...]:
+    """A TOML array of strings; a comma-separated string (the environment's form) too."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{label}: expected an array of strings, got {value!r} (from {origin})")
+    return tuple(item.strip() for item in value if item.strip())
 
 
 def field_docs(cls: type[Any]) -> dict[str, list[str]]:
@@ -298,6 +306,8 @@ def field_docs(cls: type[Any]) -> dict[str, list[str]]:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

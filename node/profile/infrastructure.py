@@ -75,11 +75,12 @@ class InternalHosts:
     networks: tuple[_Network, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> InternalHosts:
-        """Comma-separated host names and CIDR networks; bad entries are ignored."""
+    def parse(cls, entries: str | Iterable[str]) -> InternalHosts:
+        """Host names and CIDR networks (or one comma-separated string); bad entries ignored."""
         names: set[str] = set()
         networks: list[_Network] = []
-        for item in (part.strip().lower() for part in text.split(",")):
+        items = entries.split(",") if isinstance(entries, str) else entries
+        for item in (part.strip().lower() for part in items):
             if not item:
                 continue
             try:

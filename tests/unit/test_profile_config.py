@@ -13,7 +13,7 @@ from node.profile.profiler import profiler_from_config
 
 def test_defaults_are_offline_safe(tmp_path: Path) -> None:
     config = load_config(tmp_path, {})
-    assert config.enrichment.rir_paths == ""
+    assert config.enrichment.rir_paths == ()
     assert config.enrichment.ptr_enabled is True
     assert config.enrichment.ptr_timeout_s == 2.0
     assert config.profile.phase_rules_path == ""
@@ -25,7 +25,7 @@ def test_env_overrides(tmp_path: Path) -> None:
                                     "DECNET_FED_PROFILE_INTERNAL_HOSTS": "10.1.0.0/16"})
     assert config.enrichment.ptr_enabled is False
     assert config.enrichment.ptr_concurrency == 4
-    assert config.profile.internal_hosts == "10.1.0.0/16"
+    assert config.profile.internal_hosts == ("10.1.0.0/16",)
 
 
 def test_bad_values_name_their_field(tmp_path: Path) -> None:
@@ -35,11 +35,22 @@ def test_bad_values_name_their_field(tmp_path: Path) -> None:
         load_config(tmp_path, {"DECNET_FED_ENRICHMENT_PTR_ENABLED": "maybe"})
 
 
+def test_lists_are_toml_arrays_and_comma_separated_in_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[profile]\ninternal_hosts = ["10.1.0.0/16", "intranet"]\n', encoding="utf-8")
+    assert load_config(tmp_path, {}).profile.internal_hosts == ("10.1.0.0/16", "intranet")
+    env = {"DECNET_FED_ENRICHMENT_RIR_PATHS": "a.txt, b.txt,"}
+    assert load_config(tmp_path, env).enrichment.rir_paths == ("a.txt", "b.txt")
+    (tmp_path / "config.toml").write_text("[profile]\ninternal_hosts = [1]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="profile.internal_hosts: expected an array"):
+        load_config(tmp_path, {})
+
+
 def test_rendered_config_loads_with_the_new_sections(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(render_config("n1"), encoding="utf-8")
     config = load_config(tmp_path, {})
     assert config.enrichment.ptr_enabled is True
-    assert config.profile.internal_hosts == ""
+    assert config.profile.internal_hosts == ()
 
 
 def test_operator_phase_rules_are_relative_to_home(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ class Enricher:
     def from_config(cls, config: Config, resolver: Resolver = system_resolver) -> Enricher:
         """Load the configured files (missing ones are logged and skipped)."""
         settings = config.enrichment
-        rir = [config.home_file(p) for p in settings.rir_paths.split(",") if p.strip()]
+        rir = [config.home_file(p) for p in settings.rir_paths]
         countries = load_rir_files(rir) if rir else parse_rir_lines(())
         asns = (load_ip2asn_file(config.home_file(settings.ip2asn_path))
                 if settings.ip2asn_path.strip() else parse_ip2asn_lines(()))
