@@ -276,6 +276,8 @@ async def ingest_sources(store: Store, sources: Iterable[str], *, batch_size: in
 
 #: How often a stdin ingest waiting for input looks at its stop event, seconds.
 _STDIN_POLL_S = 0.2
+#: A stdin ingest stores what it has at least this often, however slow the writer.
+_STDIN_FLUSH_S = 1.0
 #: Lines after which the stdin reader thread wakes the event loop.
 _STDIN_CHUNK = 1000
 #: Lines read ahead of the event loop at most (then the reader thread waits).
@@ -320,21 +322,41 @@ async def _ingest_stdin(batcher: _Batcher, stream: BinaryIO, max_line_bytes: int
     chunk. The thread is a daemon: a stopped ingest leaves it blocked in ``read``.
     """
     handoff = _LineHandoff(asyncio.get_running_loop())
-    threading.Thread(target=handoff.read_all, args=(stream, max_line_bytes),
+    threading.Thread(target=handoff.read_all, args=(_private_reader(stream), max_line_bytes),
                      name="stdin-reader", daemon=True).start()
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(handoff.ready.wait(), _STDIN_POLL_S)
+    flushed = time.monotonic()
+    while True:
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(handoff.ready.wait(), _STDIN_POLL_S)
         handoff.ready.clear()
         lines, finished = handoff.take()
         for line in lines:
             if batcher.add(STDIN_NAME, line):
                 await batcher.flush()
+                flushed = time.monotonic()
         if finished:
             handoff.raise_error()  # what was read before a read error is kept
             return
-        if not lines:
-            await batcher.flush()  # a quiet writer: store what came so far
+        if stop.is_set():
+            return  # what the reader had handed over was taken above
+        if time.monotonic() - flushed >= _STDIN_FLUSH_S:
+            await batcher.flush()  # a slow writer: store what came so far
+            flushed = time.monotonic()
+
+
+def _private_reader(stream: BinaryIO) -> BinaryIO:
+    """A reader of stdin's file descriptor that only the reader thread uses.
+
+    If the thread blocked inside ``sys.stdin.buffer`` when an interrupted
+    ingest exits, the interpreter's shutdown would wait for that object's lock
+    and abort ("could not acquire lock … at interpreter shutdown").
+    """
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return stream  # not a real file (tests): nothing at shutdown touches it
+    return open(fd, "rb", closefd=False)  # noqa: SIM115 - lives as long as the daemon thread
 
 
 class _LineHandoff:
