@@ -39,7 +39,7 @@ from federation.keys import (
 )
 from federation.privacy import PrivacyPolicy
 from federation.report import answer_row, print_report, query_report, question_text
-from federation.runtime import start_configured_node
+from federation.runtime import ListenError, start_configured_node
 from federation.tls import make_certificate
 from federation.trust import Peer, TrustStore, check_address
 from federation.wire import (
@@ -274,7 +274,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     try:
         node = await start_configured_node(fed, key, StoreQuery(store), listen=listen,
                                            plaintext=plaintext, health_listen=health_listen)
-    except OSError as exc:
+    except ListenError as exc:
         await store.close()
         raise CommandError(f"{exc}: is another node (or program) using that port?") from None
     except BaseException:

@@ -192,12 +192,16 @@ async def start_node(*, key: NodeKey, name: str, trust: TrustStore, query: NodeQ
                           ledger, peers_path, certificate_retry_s, limits.shutdown_grace_s)
 
 
+class ListenError(OSError):
+    """A listener could not bind its address."""
+
+
 async def _listening(what: str, listen: str, starting: Awaitable[GrpcServer]) -> GrpcServer:
-    """gRPC's bind failures (RuntimeError or OSError) as one `OSError` naming the listener."""
+    """gRPC's bind failures (RuntimeError or OSError) as one `ListenError` naming the listener."""
     try:
         return await starting
     except (OSError, RuntimeError) as exc:
-        raise OSError(f"cannot listen on {listen} ({what}): {exc}") from None
+        raise ListenError(f"cannot listen on {listen} ({what}): {exc}") from None
 
 
 class HomeLock:
@@ -210,7 +214,10 @@ class HomeLock:
     """
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise HomeFileError(f"cannot lock the home ({path}): {exc.strerror or exc}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -218,6 +225,9 @@ class HomeLock:
             raise HomeFileError(f"another node is already running on this home ({path} is"
                                 " locked): stop it first, or give this one its own --home"
                                 ) from None
+        except OSError as exc:  # e.g. ENOLCK on a file system without locks
+            os.close(self._fd)
+            raise HomeFileError(f"cannot lock the home ({path}): {exc.strerror or exc}") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"{os.getpid()}\n".encode())
 

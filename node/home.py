@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ async def init_home(home: Path, name: str | None = None) -> InitResult:
     _check_directory(home)
     node_name = _checked_name(name or _host_name())
     try:
+        config_path = home / CONFIG_FILENAME
+        if home.is_dir() and not config_path.exists():
+            _refuse_shared(home)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         _tighten(home, 0o700)
-        config_path = home / CONFIG_FILENAME
         created = not config_path.exists()
         if created:
             tmp = config_path.with_suffix(".toml.tmp")
@@ -102,6 +105,17 @@ def _check_directory(home: Path) -> None:
             raise HomeUnusable(f"{home} is a file, not a directory: choose another --home")
     except OSError as exc:
         raise translate_os(exc, home, "read the node home") from None
+
+
+def _refuse_shared(home: Path) -> None:
+    """An existing directory others may write to (``/tmp``, a shared drop) is no home.
+
+    `init` would otherwise make it 0700 under everybody else's files.
+    """
+    mode = home.stat().st_mode
+    if mode & (stat.S_ISVTX | stat.S_IWOTH | stat.S_IWGRP):
+        raise HomeUnusable(f"{home} is a shared directory (mode {stat.S_IMODE(mode):04o}):"
+                           " give the node a directory of its own, e.g. a new one inside it")
 
 
 def _checked_name(name: str) -> str:

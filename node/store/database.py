@@ -189,7 +189,10 @@ class Store:
             self._probe = sqlite3.connect(self.path, isolation_level=None)
             self._probe.execute("PRAGMA query_only=ON")
             self._probe.execute("PRAGMA busy_timeout=10000")
-        rows = self._probe.execute(_KNOWN_KEYS, (b"".join(keys), len(keys))).fetchall()
+        try:
+            rows = self._probe.execute(_KNOWN_KEYS, (b"".join(keys), len(keys))).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_sqlite(exc, self.path) from exc
         return {keys[row[0]] for row in rows}
 
     @_translated
@@ -279,14 +282,17 @@ class Store:
         For lazy refreshes (keystroke SimHashes, PTR names) that must read and
         write atomically with respect to a concurrent ingest.
         """
-        await self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self
-        except BaseException:
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise translate_sqlite(exc, self.path) from exc
 
     def size_bytes(self) -> int:
         """Bytes on disk of the database with its WAL and shared-memory files."""

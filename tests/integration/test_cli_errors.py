@@ -205,3 +205,30 @@ def test_a_trust_store_others_may_write_is_refused(cli: CliRunner, home: Path) -
     (home / "peers.json").write_text('{"peers": []}')
     (home / "peers.json").chmod(0o666)
     one_line_error(cli("peers", "list"), "writable by group or others", "chmod 600")
+
+
+def test_init_refuses_a_shared_directory_instead_of_locking_others_out(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "someone-elses-file").write_text("x")
+    proc = subprocess.run([console_script(), "--home", str(shared), "init"],
+                          capture_output=True, text=True, env=_env(), check=False)
+    one_line_error(proc, "shared directory")
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert sorted(p.name for p in shared.iterdir()) == ["someone-elses-file"]
+
+
+def test_an_unreadable_config_is_one_line(cli: CliRunner, home: Path) -> None:
+    cli("init", check=True)
+    (home / "config.toml").unlink()
+    (home / "config.toml").mkdir()
+    one_line_error(cli("status"), "config.toml")
+
+
+def test_serve_says_when_it_cannot_lock_its_home(cli: CliRunner, home: Path) -> None:
+    cli("init", check=True)
+    (home / "serve.lock").mkdir()
+    proc = cli("serve", "--listen", "127.0.0.1:0", "--health-listen", "")
+    one_line_error(proc, "cannot lock the home")
+    assert "port" not in proc.stderr
