@@ -68,25 +68,38 @@ _SNIFF_BYTES = 64 * 1024
 class _Sniffed(io.RawIOBase):
     """The bytes already read to sniff the line breaks, then the rest of the stream.
 
-    With ``cr_only``, every CR becomes LF (one byte for one: offsets hold).
+    With ``cr_only``, every CR (or a CRLF, should one appear later) becomes one
+    LF. Byte offsets then count a CRLF as one byte; only `--follow` resumes
+    from offsets, and it reads plain LF files.
     """
 
     def __init__(self, head: bytes, rest: BinaryIO, *, cr_only: bool) -> None:
         self._head = head
         self._rest = rest
         self._cr_only = cr_only
+        self._after_cr = False  # the last block ended in CR: a LF starting the next is its pair
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def _read(self, size: int) -> bytes:
         if self._head:
-            data, self._head = self._head[:len(buffer)], self._head[len(buffer):]
-        else:
-            rest = self._rest
-            data = rest.read1(len(buffer)) if hasattr(rest, "read1") else rest.read(len(buffer))
-        if self._cr_only:
-            data = data.replace(b"\r", b"\n")
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        rest = self._rest
+        return rest.read1(size) if hasattr(rest, "read1") else rest.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            data = self._read(len(buffer))
+            if not data or not self._cr_only:
+                break
+            if self._after_cr and data.startswith(b"\n"):
+                data = data[1:]
+            self._after_cr = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if data:  # empty only when a block was the LF of a CRLF: read on
+                break
         buffer[:len(data)] = data
         return len(data)
 
@@ -94,8 +107,8 @@ class _Sniffed(io.RawIOBase):
 def _line_breaks_of(stream: BinaryIO) -> BinaryIO:
     """``stream`` re-read so that lines end at LF, or at CR in a CR-only stream.
 
-    A CR-only stream (classic Mac line breaks) is one whose first bytes hold a
-    CR and no LF; without this it would be one (rejected) line. Streams that
+    A CR-only stream (classic Mac line breaks) is one whose first bytes hold
+    CRs and no LF; without this it would be one (rejected) line. Streams that
     mix lone CRs with LFs keep LF as their line break. Reads at most one
     buffer's worth at a time, so a slow pipe is not waited on for more.
     """
@@ -109,7 +122,7 @@ def _line_breaks_of(stream: BinaryIO) -> BinaryIO:
         if not more:
             break
         head += more
-    cr_only = b"\r" in head and b"\n" not in head
+    cr_only = head.count(b"\r") >= 2 and b"\n" not in head  # one stray CR is not a format
     return io.BufferedReader(_Sniffed(head, stream, cr_only=cr_only), _SKIP_CHUNK)
 
 

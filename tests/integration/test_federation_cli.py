@@ -160,11 +160,11 @@ def test_serve_and_query_over_tls_end_to_end(
     (alpha / "audit.log").rename(alpha / "audit.log.1")  # logrotate moves it, then signals
     proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 60
-    while not (alpha / "audit.log").exists():  # a question after the reload lands there
+    reopened = alpha / "audit.log"
+    while not (reopened.exists() and '"peer":"bravo"' in reopened.read_text()):
         assert time.monotonic() < deadline, "the audit log was never reopened"
         fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha")
     assert len((alpha / "audit.log.1").read_text().splitlines()) >= len(audit)  # nothing lost
-    assert '"peer":"bravo"' in (alpha / "audit.log").read_text()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
 

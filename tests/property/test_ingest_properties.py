@@ -308,7 +308,7 @@ def test_reader_never_loses_a_good_line_next_to_an_overlong_one(
 
 
 @_FAST
-@given(st.lists(_good_lines.filter(bool), min_size=2, max_size=20), st.integers(1, 64))
+@given(st.lists(_good_lines.filter(bool), min_size=3, max_size=20), st.integers(1, 64))
 def test_a_carriage_return_only_stream_splits_into_exactly_its_lines(
         lines: list[bytes], buffer_size: int) -> None:
     data = b"\r".join(lines)

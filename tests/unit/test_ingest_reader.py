@@ -353,3 +353,14 @@ async def test_follow_reads_lines_written_just_before_rotation(tmp_path: Path) -
     assert collected == [b"old-2", b"old-3", b"new-1"]
     stop.set()
     assert [item async for item in lines] == []
+
+
+def test_a_stray_carriage_return_before_a_long_first_line_does_not_make_a_cr_only_file() -> None:
+    data = b"x" * 100 + b"\r" + b"y" * 70_000 + b"\n" + b"a\r\nb\r\n"
+    assert _raws(data, 100_000) == [b"x" * 100 + b"\r" + b"y" * 70_000, b"a", b"b"]
+
+
+def test_a_crlf_late_in_a_cr_only_file_is_one_line_break() -> None:
+    lines = [b"%04d" % i + b"l" * 996 for i in range(80)]  # 80 KB of CR-only lines first
+    data = b"\r".join(lines) + b"\r\nfour\r"
+    assert _raws(data, 4096) == [*lines, b"four"]
