@@ -45,13 +45,13 @@ class PeerCertificates:
 
     def replace(self, trust: TrustStore) -> None:
         """Accept exactly the certificates of ``trust`` from the next handshake on."""
+        certs = trust.with_certificates()
         by_spki: dict[bytes, str] = {}
-        for peer in trust.with_certificates():
+        for peer in certs:
             spki = certificate_spki(_pem(peer))
             if by_spki.setdefault(spki, peer.key.key_id) != peer.key.key_id:
                 # verify_binding makes this impossible; fail closed all the same
                 raise TrustStoreError(f"peer {peer.name}'s TLS key is another peer's too")
-        certs = trust.with_certificates()
         # gRPC needs at least one root: with no peer certificate yet, our own
         # (only this node holds its private key) keeps every other party out.
         roots = b"".join(_pem(peer) for peer in certs) or self._cert_pem

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,20 @@ def wait_for(predicate: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+async def async_wait_for(predicate: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+    """`wait_for` for asyncio tests: the predicate may be a coroutine function."""
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        holds = predicate()
+        if inspect.isawaitable(holds):
+            holds = await holds
+        if holds:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)  # the poll interval: other tasks run meanwhile
 
 
 def event_count(db_path: Path) -> int:

@@ -15,13 +15,12 @@ import os
 import random
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import numpy as np
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation.client import OK, FederationClient
@@ -50,20 +49,11 @@ from tests.federation_helpers import (
     signed_request,
 )
 from tests.integration.federation_nodes import RunningNode, ingest, running_node
-from tests.support import console_script
+from tests.support import async_wait_for, console_script
 
 Code = grpc.StatusCode
 SMTP = SmtpQuestion("corp1.com")
 LOOSE = PrivacyPolicy(rate_per_s=1000, burst=1000, daily_distinct_questions=100_000)
-
-
-async def eventually(predicate: Callable[[], bool], what: str, deadline_s: float = 30) -> None:
-    """Wait until ``predicate`` holds; fail (not hang) after ``deadline_s``."""
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def honest_answered(node: RunningNode, honest: NodeKey,
@@ -131,8 +121,8 @@ async def test_a_trusted_peer_holding_body_less_streams_cannot_starve_the_others
         try:
             streams = [task for channel in channels
                        for task in await body_less_streams(channel, 32, release)]
-            await eventually(lambda: sum(t.done() for t in streams) >= 288 - 32,
-                             "the greedy peer's streams beyond its share to be refused")
+            await async_wait_for(lambda: sum(t.done() for t in streams) >= 288 - 32,
+                                 "the greedy peer's streams beyond its share to be refused")
             assert node.node.server.open_calls == limits.max_streams_per_peer
             for _ in range(5):  # while its share is held open
                 assert await honest_answered(node, honest)
@@ -328,10 +318,8 @@ async def test_a_new_sighting_is_invisible_to_polling_until_the_next_snapshot(
             for _ in range(10):  # polling learns nothing before the snapshot is retaken
                 assert not await _seen(node, honest, "fresh.org")
             node.node.start_maintenance(0.05)  # `serve` does this every answer_refresh_s
-            deadline = time.monotonic() + 30
-            while not await _seen(node, honest, "fresh.org"):
-                assert time.monotonic() < deadline, "the snapshot was never retaken"
-                await asyncio.sleep(0.02)
+            await async_wait_for(lambda: _seen(node, honest, "fresh.org"),
+                                 "the snapshot to be retaken")
     finally:
         await store.close()
 

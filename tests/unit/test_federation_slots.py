@@ -38,16 +38,18 @@ async def test_peers_take_turns_so_a_burst_does_not_delay_another_peer_by_all_of
     turns = PeerTurns(per_peer=1)
     order: list[str] = []
     release = asyncio.Event()
+    entered = {label: asyncio.Event() for label in [f"greedy{i}" for i in range(5)] + ["honest"]}
 
     async def answer(peer: str, label: str) -> None:
         async with turns.turn(peer):
             order.append(label)
+            entered[label].set()
             await release.wait()
 
     burst = [asyncio.create_task(answer("greedy", f"greedy{i}")) for i in range(5)]
-    await asyncio.sleep(0)
+    await asyncio.wait_for(entered["greedy0"].wait(), 10)
     other = asyncio.create_task(answer("honest", "honest"))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(entered["honest"].wait(), 10)
     assert order == ["greedy0", "honest"]  # honest runs beside the first of the burst
     release.set()
     await asyncio.gather(*burst, other)

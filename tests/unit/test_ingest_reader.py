@@ -44,33 +44,14 @@ class LazyStream:
 
     def read1(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes, across line breaks (what a buffered reader asks for)."""
-        if size is None or size < 0:
-            raise AssertionError("unbounded read: a long line would be read whole")
-        self.largest_request = max(self.largest_request, size)
-        out = bytearray()
-        while self._parts and len(out) < size:
-            part = self._parts[0]
-            room = size - len(out)
-            if isinstance(part, tuple):
-                byte, count = part
-                taken = min(room, count)
-                out += byte * taken
-                self._parts[0] = (byte, count - taken)
-                if taken == count:
-                    self._parts.pop(0)
-                continue
-            out += part[:room]
-            if part[room:]:
-                self._parts[0] = part[room:]
-            else:
-                self._parts.pop(0)
-        self.largest_chunk = max(self.largest_chunk, len(out))
-        self.bytes_served += len(out)
-        return bytes(out)
+        return self._serve(size, to_newline=False)
 
     def readline(self, size: int = -1) -> bytes:
+        return self._serve(size, to_newline=True)
+
+    def _serve(self, size: int | None, *, to_newline: bool) -> bytes:
         if size is None or size < 0:
-            raise AssertionError("unbounded readline: a long line would be read whole")
+            raise AssertionError("unbounded read: a long line would be read whole")
         self.largest_request = max(self.largest_request, size)
         out = bytearray()
         while self._parts and len(out) < size:
@@ -85,7 +66,7 @@ class LazyStream:
                 else:
                     self._parts[0] = (byte, count - taken)
                 continue
-            newline = part.find(b"\n")
+            newline = part.find(b"\n") if to_newline else -1
             end = len(part) if newline < 0 else newline + 1
             taken = min(room, end)
             out += part[:taken]
