@@ -20,7 +20,7 @@ from statistics import median
 
 from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import Profiler
-from node.profile.refresh import refresh_profiles
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,13 +34,14 @@ async def measure(corpus: Path, *, profiled: bool) -> tuple[float, float]:
     db = OUT / ("profiled.db" if profiled else "bare.db")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    store = await Store.open(db, profilers=[Profiler()] if profiled else [])
+    store = await Store.open(db, profilers=[Profiler()] if profiled else [],
+                             stages=PROFILE_STAGES if profiled else ())
     try:
         report = await ingest_sources(store, [str(corpus)], batch_size=10000,
                                       max_line_bytes=65536)
         started = time.perf_counter()
         if profiled:
-            await refresh_profiles(store)
+            await store.catch_up()
         refresh_s = time.perf_counter() - started
     finally:
         await store.close()

@@ -268,6 +268,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     store = await open_store(fed.node)
     try:
         await store.check(full=False)  # never serve answers from a damaged store
+        await store.catch_up()  # the first snapshot sees every stored event
     except BaseException:
         await store.close()
         raise
@@ -280,7 +281,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         await store.close()
         raise
-    node.start_maintenance(fed.privacy.answer_refresh_s)
+    node.start_maintenance(fed.privacy.answer_refresh_s,
+                           catch_up=(fed.node.store.catch_up_interval_s, store.catch_up))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,10 +28,9 @@ from federation.runtime import FederationNode, start_configured_node
 from federation.tls import make_certificate
 from federation.trust import TrustStore
 from federation.wire import FingerprintQuestion, Question, SmtpQuestion
-from node.home import init_home
+from node.home import init_home, open_store
 from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import profiler_from_config
-from node.profile.refresh import refresh_profiles
 from node.query import StoreQuery
 from node.store import Store
 
@@ -119,12 +118,10 @@ async def build_node(home: Path, name: str, log_lines: Sequence[str]) -> DemoNod
     key, _ = ensure_key_file(fed.key_path)
     log = home / "sensors.log"
     log.write_text("\n".join(log_lines) + "\n", encoding="utf-8")
-    store = await Store.open(config.store_path, cache_mib=config.store.cache_mib,
-                             profilers=[profiler_from_config(config)])
+    store = await open_store(config, profilers=[profiler_from_config(config)])
     try:
         report = await ingest_sources(store, [str(log)], batch_size=config.store.batch_size,
                                       max_line_bytes=config.ingest.max_line_bytes)
-        await refresh_profiles(store)
         node = await start_configured_node(fed, key, StoreQuery(store), listen="127.0.0.1:0",
                                            plaintext=False, health_listen="127.0.0.1:0")
     except BaseException:

@@ -3,9 +3,10 @@
 `FederationNode` wires what ``serve``, the demo and the tests run: the
 answering service with its durable ledger and audit log, the federation
 listener (mutual TLS, or plaintext for loopback tests), the local monitoring
-listener (health and reflection), and two maintenance tasks: retaking the
-answer snapshot every ``answer_refresh_s``, and fetching the certificate of
-any trusted peer that was unreachable when it was added. ``reload`` (SIGHUP)
+listener (health and reflection), and its maintenance tasks: retaking the
+answer snapshot every ``answer_refresh_s``, catching the store's derived
+data up every ``[store] catch_up_interval_s``, and fetching the certificate
+of any trusted peer that was unreachable when it was added. ``reload`` (SIGHUP)
 re-reads the trust store and reopens the audit log.
 """
 
@@ -129,9 +130,18 @@ class FederationNode:
             self.certificates.replace(self.trust)
         return added
 
-    def start_maintenance(self, refresh_s: float) -> None:
-        """Retake the snapshot every ``refresh_s``; fetch missing certificates meanwhile."""
+    def start_maintenance(self, refresh_s: float,
+                          catch_up: tuple[float, Callable[[], Awaitable[object]]] | None = None,
+                          ) -> None:
+        """Retake the snapshot every ``refresh_s``; fetch missing certificates meanwhile.
+
+        ``catch_up`` is (interval, job): the store's derived stages, brought up
+        to date that often, so answers lag stored events by at most that
+        interval plus ``refresh_s``.
+        """
         self._start(_every(refresh_s, self.service.refresh))
+        if catch_up is not None:
+            self._start(_every(*catch_up))
         if self.certificates is not None:
             self._start(_every(self.certificate_retry_s, self.fetch_missing_certificates))
 

@@ -70,9 +70,14 @@ class StoreSettings:
     #: that would pass it fails like a full disk (nothing committed is lost),
     #: so the node cannot fill the disk it shares with its honeypots.
     max_size_mib: int = 0
+    #: How often `serve` brings derived data (profile tables, keystroke
+    #: SimHashes …) up to the events another process stored, in seconds. An
+    #: ingest derives as it goes and catches up when it ends; this bounds the
+    #: lag of what `serve` answers when a writer left some behind.
+    catch_up_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
-        at_least(self, batch_size=1, cache_mib=1, max_size_mib=0)
+        at_least(self, batch_size=1, cache_mib=1, max_size_mib=0, catch_up_interval_s=0.1)
 
 
 @dataclass(frozen=True, slots=True)

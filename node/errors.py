@@ -97,8 +97,8 @@ def translate_sqlite(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreCorrupt(f"store {path} is damaged ({text}): restore it from a backup,"
                             " or move it away and re-ingest into a new one")
     if primary == sqlite3.SQLITE_READONLY or "readonly" in text:
-        return StoreReadOnly(f"store {path} is read-only ({text}): make it (and its"
-                             " directory) writable; a read-only store cannot be opened yet")
+        return StoreReadOnly(f"store {path} is read-only ({text}): reading commands"
+                             " work on it; to write, make it and its directory writable")
     if primary in (sqlite3.SQLITE_PERM, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_AUTH):
         return StorePermissionDenied(f"cannot open store {path} ({text}): check that this"
                                      " user may read and write it and its directory")

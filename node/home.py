@@ -15,11 +15,14 @@ from node.errors import (
     HomeNotInitialised,
     HomeUnusable,
     StoreMissing,
+    StoreReadOnly,
     translate_os,
 )
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 
-__all__ = ["HomeNotInitialised", "InitResult", "init_home", "open_store", "require_home"]
+__all__ = ["HomeNotInitialised", "InitResult", "init_home", "open_store",
+           "open_store_for_reading", "require_home"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +79,30 @@ def require_home(home: Path) -> Config:
 
 
 async def open_store(config: Config, **kwargs: Any) -> Store:
-    """The store of an initialised home; a missing or emptied one is an error, not a new store."""
+    """The store of an initialised home with the node's derived stages.
+
+    A missing or emptied one is an error, not a new store.
+    """
     if _store_gone(config.store_path):
         raise StoreMissing(_missing_text(config.store_path) + ": restore it from a backup, or"
                            " move the home aside and run `init` to start an empty one")
-    _tighten_store(config.store_path)
+    if not kwargs.get("read_only"):
+        _tighten_store(config.store_path)
+    stages = PROFILE_STAGES if config.profile.enabled else ()
     return await Store.open(config.store_path, cache_mib=config.store.cache_mib,
-                            max_size_mib=config.store.max_size_mib, **kwargs)
+                            max_size_mib=config.store.max_size_mib, stages=stages, **kwargs)
+
+
+async def open_store_for_reading(config: Config) -> Store:
+    """The store for a command that only reads: read-only when it cannot be written.
+
+    Opened writable where it can be, so an upgraded build migrates it and
+    lookups (PTR names) are cached; reads never derive data either way.
+    """
+    try:
+        return await open_store(config)
+    except StoreReadOnly:
+        return await open_store(config, read_only=True)
 
 
 def _store_gone(path: Path) -> bool:

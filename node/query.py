@@ -26,8 +26,6 @@ from numpy.typing import NDArray
 
 from node.ingest.timestamps import format_time_us
 from node.profile.fingerprints import TYPES, validate_fingerprint
-from node.profile.journal import fold_journals
-from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.rejection import Rejected
 from node.profile.simhash import BITS, hamming
 from node.profile.smtp import normalise_domain
@@ -175,6 +173,9 @@ def check_simhash_question(kind: str, simhash: int, max_distance: int) -> None:
 class StoreQuery:
     """`NodeQuery` over the local profile tables; returns aggregates only.
 
+    Reads only: answering a peer never writes. It sees the derived tables as of
+    their stages' marks, which the writer and ``serve``'s maintenance keep
+    close behind the events (docs/protocol.md, "How fresh an answer is").
     ``distinct_attackers`` counts observations (source IPs) until identity
     clustering exists.
     """
@@ -183,13 +184,11 @@ class StoreQuery:
         self._store = store
 
     async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
-        await fold_journals(self._store)
         rows = await self._store.fetch(_SMTP_TARGETS_SQL, _having(thresholds))
         return [ValueAggregate(str(v), int(c), int(d), int(f), int(la))
                 for v, c, d, f, la in rows]
 
     async def fingerprints(self, thresholds: Thresholds) -> dict[str, list[ValueAggregate]]:
-        await fold_journals(self._store)
         found: dict[str, list[ValueAggregate]] = {}
         for kind, v, c, d, f, la in await self._store.fetch(_FINGERPRINTS_SQL,
                                                              _having(thresholds)):
@@ -200,12 +199,7 @@ class StoreQuery:
     async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
         if kind not in SIMHASH_KINDS:
             raise MalformedQuery(f"unknown SimHash kind {kind!r}")
-        if kind == "keystroke":
-            await refresh_keystroke_simhashes(self._store)
-            sql = _KEYSTROKE_SIMHASHES_SQL
-        else:
-            await fold_journals(self._store)
-            sql = _MAIL_SIMHASHES_SQL
+        sql = _KEYSTROKE_SIMHASHES_SQL if kind == "keystroke" else _MAIL_SIMHASHES_SQL
         rows = await self._store.fetch(sql, _having(thresholds))
         # ~0.3 s per million rows: off the event loop, which is answering peers
         return await asyncio.to_thread(_simhash_set, rows)
@@ -234,18 +228,15 @@ class StoreQuery:
         if simhash == 0:
             return NearAggregate(False, None, 0)
         if kind == "keystroke":
-            await refresh_keystroke_simhashes(self._store)
             rows = await self._store.fetch(
                 "SELECT simhash FROM keystroke_simhashes WHERE simhash != ?", (_NO_SIMHASH,))
         else:
-            await fold_journals(self._store)
             rows = await self._store.fetch("SELECT simhash FROM profile_mail_simhashes")
         distances = [hamming(simhash, int(value, 16)) for (value,) in rows]
         within = [d for d in distances if d <= max_distance]
         return NearAggregate(bool(within), min(within) if within else None, len(within))
 
     async def _seen(self, sql: str, params: tuple[str, ...]) -> SeenAggregate:
-        await fold_journals(self._store)
         rows = await self._store.fetch(sql, params)
         count, distinct, first, last = rows[0]
         if not count:

@@ -12,7 +12,7 @@ from node.cli.hooks import InitContext, hooks_of
 from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
 from node.config import Config
 from node.errors import CommandError
-from node.home import init_home, open_store, require_home
+from node.home import init_home, open_store, open_store_for_reading, require_home
 from node.ingest.pipeline import (
     IngestReport,
     follow_source,
@@ -22,7 +22,6 @@ from node.ingest.pipeline import (
 from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
 from node.profile.profiler import profiler_from_config
-from node.profile.refresh import refresh_profiles
 from node.profile.views import rejection_counts
 from node.store import ObservationRow, Store
 
@@ -70,7 +69,6 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
             report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
                                           max_line_bytes=config.ingest.max_line_bytes,
                                           stop=stop)
-        await refresh_profiles(store)  # journals, keystroke sessions, observation sets
     finally:
         await store.close()
     _print_report(report, as_json=args.json)
@@ -130,8 +128,16 @@ def _print_report(report: IngestReport, *, as_json: bool) -> None:
     print(f"{'elapsed'.ljust(width)}  {report.elapsed_s:>9.2f}s  ({rate:,.0f} events/s)")
 
 
+def _describe_lags(lags: dict[str, int]) -> str:
+    behind = [f"{name} {lag:,} events behind" for name, lag in lags.items() if lag]
+    if not behind:
+        return "up to date"
+    return "; ".join(behind) + " (the next ingest or a running `serve` catches up)"
+
+
 def observation_json(row: ObservationRow) -> dict[str, Any]:
     return {
+        "id": row.id,
         "ip": row.ip,
         "first_seen": format_time_us(row.first_seen_us),
         "last_seen": format_time_us(row.last_seen_us),
@@ -143,7 +149,7 @@ def observation_json(row: ObservationRow) -> dict[str, Any]:
 
 async def cmd_observations(args: argparse.Namespace) -> int:
     config = require_home(args.home)
-    store = await open_store(config)
+    store = await open_store_for_reading(config)
     try:
         rows = await store.observations(limit=args.limit)
     finally:
@@ -164,7 +170,7 @@ async def cmd_observations(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     config = require_home(args.home)
-    store = await open_store(config)
+    store = await open_store_for_reading(config)
     try:
         if args.check:
             await store.check(full=True)
@@ -172,6 +178,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         version = await store.schema_version()
         size = store.size_bytes()
         rejections = await rejection_counts(store)
+        lags = await store.lags()
     finally:
         await store.close()
     status = {
@@ -184,6 +191,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "events": counts.events,
         "observations": counts.observations,
         "field_rejections": rejections,
+        "derived_lag_events": lags,
         **({"integrity": "ok"} if args.check else {}),
     }
     if args.json:
@@ -195,6 +203,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("store", f"{config.store_path} ({format_bytes(size)}, schema v{version})"),
             ("events", counts.events),
             ("observations", counts.observations),
+            ("derived data", _describe_lags(lags)),
             ("field rejections", sum(rejections.values())),
             *((f"  {reason}", count) for reason, count in rejections.items()),
             *((("integrity", "ok (full check)"),) if args.check else ()),

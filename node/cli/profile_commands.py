@@ -15,10 +15,9 @@ from typing import Any
 
 from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.render import print_json, print_pairs, print_table
-from node.config import Config
 from node.errors import CommandError
 from node.event import LineRejected
-from node.home import open_store, require_home
+from node.home import open_store, open_store_for_reading, require_home
 from node.ingest.addresses import canonical_ip
 from node.profile.enrichment.service import Enricher
 from node.profile.fingerprints import TYPES
@@ -84,7 +83,7 @@ async def cmd_query(args: argparse.Namespace) -> int:
     if args.peer:
         raise CommandError("--peer asks remote nodes; it cannot be combined with --local")
     config = require_home(args.home)
-    store = await _open(config)
+    store = await open_store_for_reading(config)
     try:
         answer = await _local_answer(store, args)
     except MalformedQuery as exc:
@@ -138,7 +137,7 @@ async def cmd_observation(args: argparse.Namespace) -> int:
     except LineRejected:
         raise CommandError(f"{args.ip!r} is not an IP address") from None
     enricher = Enricher.from_config(config)
-    store = await _open(config)
+    store = await open_store_for_reading(config)
     try:
         profile = await observation_profile(store, ip, enricher,
                                             command_limit=max(0, args.commands))
@@ -156,7 +155,7 @@ async def cmd_observation(args: argparse.Namespace) -> int:
 async def cmd_reprofile(args: argparse.Namespace) -> int:
     config = require_home(args.home)
     profiler = profiler_from_config(config)
-    store = await _open(config)
+    store = await open_store(config)
     started = time.perf_counter()
     try:
         replayed = await rebuild_profiles(store, profiler, batch_size=config.store.batch_size)
@@ -171,10 +170,6 @@ async def cmd_reprofile(args: argparse.Namespace) -> int:
         print(f"re-profiled {replayed:,} events in {elapsed:.2f}s"
               f" ({sum(rejections.values())} field rejections)")
     return 0
-
-
-async def _open(config: Config) -> Store:
-    return await open_store(config)
 
 
 def _print_profile(p: dict[str, Any]) -> None:

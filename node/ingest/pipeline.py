@@ -270,6 +270,7 @@ async def ingest_sources(store: Store, sources: Iterable[str], *, batch_size: in
     batcher = _Batcher(store, batch_size, report)
     with ingest_tuning():
         await _ingest_each(batcher, report, sources, max_line_bytes, stop or asyncio.Event())
+    await store.catch_up()  # the rest of the derived data, so reads after it see everything
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -434,10 +435,13 @@ async def follow_source(store: Store, name: str, *, batch_size: int, max_line_by
             await batcher.reap()  # caught up: surface a failed write now
         if last is not None:  # batch full, or caught up with the file
             await batcher.flush(_offset_after(source_key, last))
+            if line is None:  # a quiet file: derive what it wrote, not 50k events later
+                await store.catch_up()
             last = None
     if last is not None:
         await batcher.flush(_offset_after(source_key, last))
     await batcher.drain()
+    await store.catch_up()
     report.elapsed_s = time.perf_counter() - started
     return report
 

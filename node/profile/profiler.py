@@ -4,7 +4,7 @@
 of newly stored events (time-ordered) is dispatched on ``event.kind`` through
 a dict, aggregated in memory per (observation, key), and returned as a few
 JSON-array statements (see `node.profile.sql`) that append to the profile
-journals; once a journal holds `FOLD_JOURNAL_ROWS` rows, a batch also folds it.
+journals (folded by a derived stage, `node.profile.stages.JournalFold`).
 Events of other kinds cost one dict lookup. A malformed field value is counted under a reason
 (``profile_rejections``, shown by ``decnet-fed status``) and skipped; the
 event itself is stored regardless.
@@ -40,15 +40,6 @@ from node.profile.rotation import PROBES, Sighting, parse_port, plan_rotations
 from node.profile.simhash import format_simhash, parse_simhash
 from node.profile.smtp import recipient_domain, recipients
 
-#: Rows a journal collects (appended by this process) before a batch also folds
-#: it into its indexed table; a batch folds at most one journal, the fullest.
-#: Larger folds touch each table page fewer times, but folding every journal
-#: at once every 1M rows (~2 s) stalled the parser waiting for that batch, and
-#: left up to a million rows for the end of the ingest. One journal's fold of
-#: this size takes well under the time the queued writes give the writer
-#: (bench/ingest.py, min of 3: 100k rows 19.4 s, 50k 18.6 s, 25k 18.6 s).
-#: Readers fold whatever is left first.
-FOLD_JOURNAL_ROWS = 50_000
 #: Longest command text stored; longer commands are cut (and still classified).
 MAX_COMMAND_CHARS = 4096
 _MAX_CREDENTIAL = 256
@@ -63,7 +54,6 @@ _PAYLOAD_SOURCES = {"file_download": "download", "file_upload": "upload",
                     "file_captured": "file_captured"}
 
 Key = tuple[Any, ...]
-_JOURNAL_OF_APPEND = {journal.append: journal for journal in sql.JOURNALS}
 _VERSIONS = {name: spec.version for name, spec in TYPES.items()}
 
 
@@ -119,7 +109,6 @@ class PreparedProfile:
 
     statements: list[tuple[str, Sequence[Any]]]
     rejections: Counter[str]
-    appended: Counter[sql.Journal]  # rows appended per journal
 
 
 class Profiler:
@@ -130,13 +119,10 @@ class Profiler:
     """
 
     def __init__(self, rules: PhaseRules | None = None,
-                 internal: InternalHosts | None = None, *,
-                 fold_journal_rows: int = FOLD_JOURNAL_ROWS) -> None:
+                 internal: InternalHosts | None = None) -> None:
         self.rules = rules or PhaseRules()
         self.internal = internal or InternalHosts()
         self.rejections: Counter[str] = Counter()
-        self.fold_journal_rows = fold_journal_rows
-        self._unfolded: Counter[sql.Journal] = Counter()  # rows this process appended
         handlers: dict[str, list[Handler]] = {}
 
         def on(kinds: Iterable[str], handler: Handler) -> None:
@@ -177,22 +163,12 @@ class Profiler:
             handler = handlers.get(event.kind)
             if handler is not None:
                 handler(event, batch)
-        statements = _statements(batch)
-        appended = Counter({_JOURNAL_OF_APPEND[sql_text]: len(rows)
-                            for sql_text, rows in statements if sql_text in _JOURNAL_OF_APPEND})
-        return PreparedProfile(statements, batch.rejections, appended)
+        return PreparedProfile(_statements(batch), batch.rejections)
 
     def accept(self, prepared: PreparedProfile) -> list[tuple[str, Sequence[Any]]]:
-        """Count a prepared batch as written; its statements, plus a fold when one is due."""
+        """Count a prepared batch as written; its statements."""
         self.rejections.update(prepared.rejections)
-        statements = list(prepared.statements)
-        self._unfolded.update(prepared.appended)
-        if self._unfolded:
-            fullest, rows = self._unfolded.most_common(1)[0]
-            if rows >= self.fold_journal_rows:
-                statements += fold_statements([fullest])
-                del self._unfolded[fullest]
-        return statements
+        return prepared.statements
 
     # -- handlers: each reads one event, adds rows or rejections to the batch --
 
@@ -378,7 +354,6 @@ def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
         (sql.TRANSCRIPT_INPUT.append, b.transcript_input),
         (sql.SESSION_LINKS, b.session_links),
         (sql.TRANSCRIPT_SESSIONS, list(b.transcript_sessions.values())),
-        (sql.KEYSTROKE_DIRTY, [[sid] for sid in {row[0] for row in b.transcript_input}]),
     ]
     if b.sightings:
         plan = plan_rotations(b.sightings)
@@ -391,15 +366,6 @@ def _statements(b: _Batch) -> list[tuple[str, Sequence[Any]]]:
     if b.rejections:
         out.append((sql.REJECTIONS, sorted(b.rejections.items())))
     return [(statement, rows) for statement, rows in out if rows]
-
-
-def fold_statements(journals: Iterable[sql.Journal] = sql.JOURNALS,
-                    ) -> list[tuple[str, Sequence[Any]]]:
-    """Merge each journal into its table and empty it (one parameterless run each)."""
-    out: list[tuple[str, Sequence[Any]]] = []
-    for journal in journals:
-        out += [(journal.fold, [()]), (journal.clear, [()])]
-    return out
 
 
 def _chain(handlers: tuple[Handler, ...]) -> Handler:

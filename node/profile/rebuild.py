@@ -3,9 +3,10 @@ after upgrading a store that holds events from before profiling existed).
 
 The profiler normally sees each event once, as it is first stored. A rebuild
 clears the profile tables and replays all stored events through a profiler in
-global time order (event keys start with the event time), in one transaction:
-readers see either the old profiles or the new ones, never a mix. PTR names
-are kept (they do not depend on events).
+global time order (event keys start with the event time), in one transaction
+that also puts the profile's derived stages back to the start, which then
+catch up: readers see the old profiles, or the new ones as far as their
+stages' marks, never a mix. PTR names are kept (they do not depend on events).
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ import orjson
 
 from node.event import Event
 from node.profile.profiler import Profiler
-from node.profile.refresh import refresh_profiles
 from node.profile.sql import JOURNALS
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store
+from node.store.derive import reset_marks
 from node.store.writer import run_statements
 
 #: Every table derived from events by the profiler (journals included).
 DERIVED_TABLES: tuple[str, ...] = (
     *(journal.table for journal in JOURNALS), *(journal.journal for journal in JOURNALS),
     "profile_probe_state", "profile_rotations", "transcript_sessions", "session_links",
-    "keystroke_dirty", "keystroke_simhashes", "profile_rejections",
+    "keystroke_simhashes", "profile_rejections",
 )
 _PAGE = """
 SELECT key, time_us, sensor, service, kind, src_ip, fields, source_format FROM events
@@ -40,13 +42,14 @@ async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int 
     profiles or the new ones, never a half-built state.
     """
     replayed: int = await store.write_job(lambda conn: _replay(conn, profiler, batch_size))
-    await refresh_profiles(store)
+    await store.catch_up()
     return replayed
 
 
 def _replay(conn: sqlite3.Connection, profiler: Profiler, batch_size: int) -> int:
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
+    reset_marks(conn, [stage.name for stage in PROFILE_STAGES])
     replayed, last = 0, b""
     while True:
         rows = conn.execute(_PAGE, (last, batch_size)).fetchall()

@@ -145,8 +145,6 @@ ON CONFLICT (sid) DO UPDATE SET
     truncated = max(truncated, excluded.truncated),
     input_chunks = input_chunks + excluded.input_chunks
 """
-KEYSTROKE_DIRTY = ("INSERT OR IGNORE INTO keystroke_dirty (sid)"
-                   " SELECT j.value ->> 0 FROM json_each(?) AS j")
 # (sid, ip, honeypot, service, time_us, duration_s); the earliest record wins.
 SESSION_LINKS = """
 INSERT INTO session_links (sid, ip, honeypot, service, time_us, duration_s)

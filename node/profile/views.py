@@ -1,5 +1,8 @@
 """The profile of one observation, read back from the profile tables (a read model).
 
+A read: it never derives, so it shows the profile as of the derived stages'
+marks (an ingest leaves them caught up; see `Store.lags`).
+
 Returns plain JSON-ready dicts: `decnet-fed observation IP --json` prints them
 as they are, the human view renders them. Times are ISO 8601 UTC strings.
 Local only: this carries IPs, credentials and commands and must never be
@@ -14,7 +17,6 @@ from typing import Any
 from node.ingest.timestamps import format_time_us
 from node.profile.enrichment.service import Enricher
 from node.profile.fingerprints import TYPES
-from node.profile.refresh import refresh_profiles
 from node.store import Store
 
 #: Most recent commands included by default; ``commands_total`` says how many exist.
@@ -33,7 +35,6 @@ async def observation_profile(store: Store, ip: str, enricher: Enricher, *,
     if not rows:
         return None
     first, last, events = rows[0]
-    await refresh_profiles(store)
     one = (ip,)
     services = [r[0] for r in await store.fetch(
         "SELECT service FROM observation_services WHERE ip = ? ORDER BY service", one)]

@@ -21,17 +21,24 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from node.errors import StoreCorrupt, StoreError, translate_sqlite
+from node.errors import StoreCorrupt, StoreError, StoreReadOnly, translate_sqlite
 from node.event import Event
-from node.store.schema import MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION, pragmas, split_sql
+from node.store.derive import Deriver, Stage
+from node.store.observations import ObservationSets
+from node.store.schema import (
+    MIGRATIONS,
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    pragmas,
+    read_only_pragmas,
+    split_sql,
+)
 from node.store.writer import (
-    OBSERVATION_SETS_BEHIND,
     BatchProfiler,
     BatchWriter,
     PreparedBatch,
     ReadOffset,
     WriteChain,
-    catch_up_observation_sets,
 )
 
 T = TypeVar("T")
@@ -40,8 +47,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ObservationRow:
-    """One attacker source IP as the store aggregates it."""
+    """One attacker source IP as the store aggregates it (``id`` is stable, never reused)."""
 
+    id: int
     ip: str
     first_seen_us: int
     last_seen_us: int
@@ -75,28 +83,49 @@ def _translated(method: Callable[Concatenate[Store, _P], Coroutine[Any, Any, _R]
 
 
 class Store:
-    """Async handle on the node database; use `Store.open` and `close`."""
+    """Async handle on the node database; use `Store.open` and `close`.
 
-    def __init__(self, path: Path, db: aiosqlite.Connection, writer: BatchWriter) -> None:
+    Derived tables are brought up to date by the writer and by `catch_up`,
+    never by a read: reads see them as of the stages' marks (`lags`).
+    """
+
+    def __init__(self, path: Path, db: aiosqlite.Connection, writer: BatchWriter | None,
+                 deriver: Deriver) -> None:
         self.path = path
         self._db = db
         self._writer = writer
+        self._deriver = deriver
         self._probe: sqlite3.Connection | None = None
+
+    @property
+    def writable(self) -> bool:
+        """False for a store opened with ``read_only`` (every write raises `StoreReadOnly`)."""
+        return self._writer is not None
 
     @classmethod
     async def open(cls, path: Path, *, cache_mib: int = 64, max_size_mib: int = 0,
-                   profilers: Sequence[BatchProfiler] = ()) -> Store:
+                   profilers: Sequence[BatchProfiler] = (), stages: Sequence[Stage] = (),
+                   read_only: bool = False) -> Store:
         """Open (creating or migrating) the database at ``path``.
 
+        ``stages`` derive data after the store's own (`ObservationSets`).
         ``max_size_mib`` > 0 caps the file (SQLite ``max_page_count``): past
-        it, writes fail with `StoreFull` as on a full disk.
+        it, writes fail with `StoreFull` as on a full disk. ``read_only``
+        opens an existing store for reading only (a read-only file or file
+        system works); it must already have this build's schema.
         """
+        deriver = Deriver([ObservationSets(), *stages])
         try:
-            db = await aiosqlite.connect(path, isolation_level=None)
+            db = await (_connect_read_only(path) if read_only
+                        else aiosqlite.connect(path, isolation_level=None))
         except sqlite3.Error as exc:
             raise translate_sqlite(exc, path) from exc
-        settings = pragmas(cache_mib, max_size_mib)
-        store = cls(path, db, BatchWriter(path, settings, profilers))
+        if read_only:
+            store = cls(path, db, None, deriver)
+            settings = read_only_pragmas(cache_mib)
+        else:
+            settings = pragmas(cache_mib, max_size_mib)
+            store = cls(path, db, BatchWriter(path, settings, profilers, deriver), deriver)
         try:
             await store._prepare(settings)
         except BaseException:
@@ -106,6 +135,11 @@ class Store:
 
     async def _prepare(self, settings: Sequence[str]) -> None:
         try:
+            if self._writer is None:
+                for pragma in settings:
+                    await self._db.execute(pragma)
+                await self._check_readable_version()
+                return
             await self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # new stores only
             for pragma in settings:
                 await self._db.execute(pragma)
@@ -113,6 +147,16 @@ class Store:
             await self._writer.open()
         except sqlite3.Error as exc:
             raise translate_sqlite(exc, self.path) from exc
+
+    async def _check_readable_version(self) -> None:
+        version = await self._scalar("PRAGMA user_version")
+        if version != SCHEMA_VERSION:
+            raise StoreReadOnly(
+                f"store {self.path} has schema version {version} and this build reads"
+                f" {SCHEMA_VERSION}; it is read-only, so it cannot be upgraded: make it"
+                " writable and run any command once" if version < SCHEMA_VERSION else
+                f"store {self.path} has schema version {version}; this build knows up to"
+                f" {SCHEMA_VERSION}: upgrade decnet-fed")
 
     async def _migrate(self) -> None:
         version = await self._scalar("PRAGMA user_version")
@@ -137,8 +181,14 @@ class Store:
     async def close(self) -> None:
         if self._probe is not None:
             self._probe.close()
-        await self._writer.close()
+        if self._writer is not None:
+            await self._writer.close()
         await self._db.close()
+
+    def _writing(self) -> BatchWriter:
+        if self._writer is None:
+            raise StoreReadOnly(f"store {self.path} was opened for reading only")
+        return self._writer
 
     def prepare_batch(self, events: Sequence[Event]) -> PreparedBatch:
         """Serialise a batch and prepare its profiles; pure CPU, no database access.
@@ -146,7 +196,7 @@ class Store:
         Split from `write_prepared` so a caller can prepare the next batch
         while the previous one is still being written.
         """
-        return self._writer.prepare(events)
+        return self._writing().prepare(events)
 
     async def write_batch(self, events: Sequence[Event], offset: ReadOffset | None = None) -> int:
         """Store the events not stored before; return how many were new.
@@ -163,17 +213,17 @@ class Store:
 
         Writes are queued in call order; see `WriteChain` for queuing several.
         """
-        return await self._writer.write(batch, offset, chain)
+        return await self._writing().write(batch, offset, chain)
 
     @_translated
     async def write_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job(connection)`` as one transaction on the batch writer's connection.
 
-        For bulk maintenance (folding the profile journals, refreshing keystroke
-        SimHashes): one hop to the writer thread instead of one per statement,
-        and its page cache is warm with the tables ingest just wrote.
+        For bulk maintenance (derived stages, rebuilding profiles): one hop to
+        the writer thread instead of one per statement, and its page cache is
+        warm with the tables ingest just wrote.
         """
-        return await self._writer.run_job(job)
+        return await self._writing().run_job(job)
 
     def known_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of these event keys are stored already (committed ones; a snapshot read).
@@ -206,21 +256,31 @@ class Store:
         return None if row is None else ReadOffset(*row)
 
     @_translated
-    async def catch_up_observations(self) -> None:
-        """Bring the per-IP service and honeypot sets up to every stored event.
+    async def catch_up(self) -> None:
+        """Bring every derived stage up to the newest stored event.
 
-        Anything that reads ``observation_services`` or ``observation_honeypots``
-        calls this first; it writes only when events were stored since the last time.
+        One transaction per step of each stage, so a long backlog lets other
+        writers (a concurrent ingest) in between steps.
         """
-        if await self._scalar(OBSERVATION_SETS_BEHIND):
-            await self.write_job(catch_up_observation_sets)
+        writer = self._writing()
+        if not any((await self.lags()).values()):
+            return  # a read first: a quiet node takes no write lock
+        while await writer.run_job(lambda conn: self._deriver.run(conn, due_only=False)):
+            pass
+
+    @_translated
+    async def lags(self) -> dict[str, int]:
+        """How many events each derived stage is behind the newest stored one (a read)."""
+        top = await self._scalar("SELECT coalesce(max(id), 0) FROM events")
+        marks = {str(stage): int(through) for stage, through
+                 in await self.fetch("SELECT stage, through FROM derived_marks")}
+        return self._deriver.lags(top, marks)
 
     @_translated
     async def observations(self, limit: int | None = None) -> list[ObservationRow]:
-        """Observations, most recently seen first."""
-        await self.catch_up_observations()
+        """Observations, most recently seen first (services and honeypots as of `lags`)."""
         sql = (
-            "SELECT o.ip, o.first_seen_us, o.last_seen_us, o.event_count,"
+            "SELECT o.id, o.ip, o.first_seen_us, o.last_seen_us, o.event_count,"
             " (SELECT group_concat(service, char(31)) FROM"
             "   (SELECT service FROM observation_services s WHERE s.ip = o.ip ORDER BY service)),"
             " (SELECT group_concat(honeypot, char(31)) FROM"
@@ -234,8 +294,9 @@ class Store:
         async with self._db.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
         return [
-            ObservationRow(ip, first, last, count, _split_list(services), _split_list(honeypots))
-            for ip, first, last, count, services, honeypots in rows
+            ObservationRow(oid, ip, first, last, count, _split_list(services),
+                           _split_list(honeypots))
+            for oid, ip, first, last, count, services, honeypots in rows
         ]
 
     @_translated
@@ -273,6 +334,7 @@ class Store:
     @_translated
     async def execute(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement per parameter row (inside `transaction` for atomicity)."""
+        self._writing()
         await self._db.executemany(sql, rows)
 
     @contextlib.asynccontextmanager
@@ -282,6 +344,7 @@ class Store:
         For lazy refreshes (keystroke SimHashes, PTR names) that must read and
         write atomically with respect to a concurrent ingest.
         """
+        self._writing()
         try:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -316,6 +379,32 @@ _KNOWN_KEYS = """
 WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?2)
 SELECT n FROM i WHERE EXISTS (SELECT 1 FROM events WHERE key = substr(?1, n * 16 + 1, 16))
 """
+
+
+async def _connect_read_only(path: Path) -> aiosqlite.Connection:
+    """A connection that cannot write, even where SQLite could not make its WAL index.
+
+    ``mode=ro`` needs the ``-shm`` file, or a directory to create it in; where
+    neither is there (a read-only directory or file system) the store is read
+    as immutable, which is exact only when no write-ahead log holds commits
+    the file lacks, so then it refuses instead.
+    """
+    uri = path.resolve().as_uri()
+    db = await aiosqlite.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    try:
+        await db.execute("PRAGMA user_version")
+        return db
+    except sqlite3.OperationalError as exc:
+        await db.close()
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            raise
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreReadOnly(f"store {path} is read-only and its write-ahead log {wal} holds"
+                            " changes not yet in the file: make the directory writable once"
+                            " (any command then folds the log in)")
+    return await aiosqlite.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 
 def _split_list(joined: str | None) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ PAGE_SIZE = 8192
 _WAL_CHECKPOINT_PAGES = 16384
 
 #: Bumped whenever the schema changes; `MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -64,8 +64,8 @@ CREATE TABLE IF NOT EXISTS read_offsets (
 """
 
 # Local profiles (node/profile, docs/profiling.md). Written only through the
-# profiler inside the batch transaction, except `keystroke_*` and `ptr_names`,
-# which are refreshed lazily by node/profile/keystrokes.py and views.py.
+# profiler inside the batch transaction, except `keystroke_simhashes` (a derived
+# stage, node/profile/stages.py) and `ptr_names` (a cache of DNS answers).
 _SCHEMA_V2 = """
 CREATE TABLE profile_smtp_targets (
     ip TEXT NOT NULL, domain TEXT NOT NULL, count INTEGER NOT NULL,
@@ -157,8 +157,8 @@ CREATE TABLE profile_rejections (reason TEXT PRIMARY KEY, count INTEGER NOT NULL
 
 # Profile journals: append-only twins of the busiest profile tables. A batch
 # appends its profile rows here (cheap: no index, right-edge inserts) and a
-# fold merges them into the indexed tables in key order now and then, and
-# before any read (node/profile/journal.py).
+# derived stage folds them into the indexed tables in key order now and then
+# (node/profile/stages.py).
 _SCHEMA_V3 = """
 CREATE TABLE j_smtp_targets (ip, domain, count, first_seen_us, last_seen_us);
 CREATE TABLE j_fingerprints (ip, kind, value, version, count, first_seen_us, last_seen_us);
@@ -173,15 +173,47 @@ CREATE TABLE j_commands (ip, time_us, honeypot, session, command, phases);
 CREATE TABLE j_transcript_input (sid, t, d)
 """
 
-# How far the per-IP service and honeypot sets have been brought up to date:
-# they are added for many batches at once (node/batch_writer.py), and before
-# any read of them. A store from v3 has them complete.
+# How far the per-IP service and honeypot sets had been brought up to date
+# (replaced by `derived_marks` in v5). A store from v3 has them complete.
 _SCHEMA_V4 = """
 CREATE TABLE store_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO store_marks (name, value) SELECT 'observation_sets', coalesce(max(id), 0) FROM events
 """
 
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
+# One mechanism for derived data (node/store/derive.py): every stage's mark in
+# `derived_marks`, which replaces `store_marks` and the `keystroke_dirty` list
+# (a v4 store with dirty sessions recomputes every session once). Observations
+# get integer ids (rowids, in first-seen order for a migrated store), and a
+# keystroke SimHash remembers the mark at which it last changed (the feed
+# clustering reads). The journals' mark starts at 0: their first catch-up
+# folds whatever they hold.
+_SCHEMA_V5 = """
+CREATE TABLE derived_marks (stage TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO derived_marks (stage, through)
+    SELECT 'observation_sets', value FROM store_marks WHERE name = 'observation_sets';
+INSERT INTO derived_marks (stage, through)
+    SELECT 'keystrokes', CASE WHEN EXISTS (SELECT 1 FROM keystroke_dirty) THEN 0
+                              ELSE coalesce(max(id), 0) END FROM events;
+DROP TABLE store_marks;
+DROP TABLE keystroke_dirty;
+ALTER TABLE keystroke_simhashes ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX keystroke_simhashes_by_change ON keystroke_simhashes (changed);
+CREATE TABLE observations_v5 (
+    id            INTEGER PRIMARY KEY,
+    ip            TEXT NOT NULL UNIQUE,
+    first_seen_us INTEGER NOT NULL,
+    last_seen_us  INTEGER NOT NULL,
+    event_count   INTEGER NOT NULL
+);
+INSERT INTO observations_v5 (ip, first_seen_us, last_seen_us, event_count)
+    SELECT ip, first_seen_us, last_seen_us, event_count FROM observations
+    ORDER BY first_seen_us, ip;
+DROP TABLE observations;
+ALTER TABLE observations_v5 RENAME TO observations
+"""
+
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4,
+                              4: _SCHEMA_V5}
 
 
 def pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:
@@ -196,6 +228,15 @@ def pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:
         "PRAGMA temp_store=MEMORY",
         "PRAGMA busy_timeout=10000",
         f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}",
+    )
+
+
+def read_only_pragmas(cache_mib: int) -> tuple[str, ...]:
+    """Settings of a connection that only reads (it may not even change the journal mode)."""
+    return (
+        "PRAGMA query_only=ON",
+        f"PRAGMA cache_size=-{cache_mib * 1024}",
+        "PRAGMA busy_timeout=10000",
     )
 
 

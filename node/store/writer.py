@@ -1,9 +1,10 @@
 """The ingest write path: prepared batches written by one dedicated thread, one job each.
 
 Every batch is one transaction: the events not stored before, their
-observation aggregates, their profile rows and (in follow mode) the read
-offset. The whole transaction runs as a single job on a writer thread with
-its own sqlite3 connection, so SQLite (which releases the GIL) works while
+observation aggregates, their profile rows, the derived stages that are a
+step behind (`node.store.derive`) and (in follow mode) the read offset. The
+whole transaction runs as a single job on a writer thread with its own
+sqlite3 connection, so SQLite (which releases the GIL) works while
 the parser prepares the next batch on the other core. Issuing the ~30
 statements of a batch one by one through the event loop, as aiosqlite does,
 left the writer idle between statements waiting for the busy loop: 20 s of
@@ -23,6 +24,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from node.event import Event
+from node.store.derive import Deriver
+from node.store.observations import UPSERT_OBSERVATIONS
 
 T = TypeVar("T")
 
@@ -44,42 +47,6 @@ FROM json_each(?1) AS j
 # ids grow monotonically and the batch holds the only write transaction.
 _LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 _NEW_KEYS_HEX = "SELECT group_concat(hex(key), '') FROM events WHERE id > ?"
-_UPSERT_OBSERVATIONS = """
-INSERT INTO observations (ip, first_seen_us, last_seen_us, event_count)
-SELECT src_ip, min(time_us), max(time_us), count(*) FROM events
-WHERE id > ?1 AND src_ip IS NOT NULL GROUP BY src_ip
-ON CONFLICT (ip) DO UPDATE SET
-    first_seen_us = min(first_seen_us, excluded.first_seen_us),
-    last_seen_us  = max(last_seen_us, excluded.last_seen_us),
-    event_count   = event_count + excluded.event_count
-"""
-# Services and honeypots an attacker touched: our own active prober's events
-# (service "prober") describe the attacker's hosts, not what the attacker touched.
-# Both sets are added for the events after a mark (``store_marks``), once
-# `OBSERVATION_SETS_EVERY` events have gathered and before any read (see
-# `catch_up_observation_sets`): each batch dirtied pages all over these
-# ~400k-row tables, about 1.2 of the 2.8 GB a 1M-line ingest wrote to the WAL.
-# (Aggregating these in Python instead measured slower: few IPs repeat within
-# a batch, so the upserts cost the same and the Python pass came on top. No
-# DISTINCT: OR IGNORE drops repeats, and sorting them out first cost a third more.)
-_ADD_SERVICES = """
-INSERT OR IGNORE INTO observation_services (ip, service)
-SELECT src_ip, service FROM events
-WHERE id > ?1 AND src_ip IS NOT NULL AND service NOT IN ('', 'prober')
-"""
-_ADD_HONEYPOTS = """
-INSERT OR IGNORE INTO observation_honeypots (ip, honeypot)
-SELECT src_ip, sensor FROM events
-WHERE id > ?1 AND src_ip IS NOT NULL AND sensor != '' AND service != 'prober'
-"""
-_OBSERVATION_SETS_MARK = "SELECT value FROM store_marks WHERE name = 'observation_sets'"
-_MOVE_OBSERVATION_SETS_MARK = "UPDATE store_marks SET value = ? WHERE name = 'observation_sets'"
-#: True when events were stored after the mark (a read-only check for readers).
-OBSERVATION_SETS_BEHIND = (
-    f"SELECT coalesce((SELECT max(id) FROM events), 0) > ({_OBSERVATION_SETS_MARK})"  # noqa: S608
-)
-#: Stored events between two catch-ups of the observation sets during ingest.
-OBSERVATION_SETS_EVERY = 50_000
 _SAVE_OFFSET = """
 INSERT INTO read_offsets (source, device, inode, byte_pos, line_no) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (source) DO UPDATE SET
@@ -180,10 +147,11 @@ class BatchWriter:
     """One sqlite3 connection owned by one thread; `write` runs a whole batch there."""
 
     def __init__(self, path: Path, pragmas: Sequence[str],
-                 profilers: Sequence[BatchProfiler]) -> None:
+                 profilers: Sequence[BatchProfiler], deriver: Deriver) -> None:
         self._path = path
         self._pragmas = tuple(pragmas)
         self._profilers = tuple(profilers)
+        self._deriver = deriver
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._conn: sqlite3.Connection | None = None
 
@@ -259,10 +227,10 @@ class BatchWriter:
                 if stored != len(batch.events):  # some were known: profile only the new
                     new_events = _new_events(conn, batch.events, last_id)
                     profiles = [p.prepare(new_events) for p in self._profilers]
-                conn.execute(_UPSERT_OBSERVATIONS, (last_id,))
-                catch_up_observation_sets(conn, at_least=OBSERVATION_SETS_EVERY)
+                conn.execute(UPSERT_OBSERVATIONS, (last_id,))
                 for profiler, prepared in zip(self._profilers, profiles, strict=True):
                     run_statements(conn, profiler.accept(prepared))
+                self._deriver.run(conn, due_only=True)  # after the profile rows it folds
             if offset is not None:
                 conn.execute(_SAVE_OFFSET, (offset.source, offset.device, offset.inode,
                                             offset.byte_pos, offset.line_no))
@@ -290,21 +258,6 @@ def _new_events(conn: sqlite3.Connection, ordered: Sequence[Event], last_id: int
     joined = bytes.fromhex(row[0]) if row and row[0] else b""
     new_keys = {joined[i:i + 16] for i in range(0, len(joined), 16)}
     return [event for event in ordered if event.key in new_keys]
-
-
-def catch_up_observation_sets(conn: sqlite3.Connection, at_least: int = 1) -> None:
-    """Add the services and honeypots of the events after the mark; move the mark.
-
-    Only when at least ``at_least`` events are past the mark. Adding is
-    idempotent (OR IGNORE), so the mark only saves work, never decides content.
-    """
-    through: int = conn.execute(_OBSERVATION_SETS_MARK).fetchone()[0]
-    last: int = conn.execute(_LAST_ID).fetchone()[0]
-    if last - through < at_least:
-        return
-    conn.execute(_ADD_SERVICES, (through,))
-    conn.execute(_ADD_HONEYPOTS, (through,))
-    conn.execute(_MOVE_OBSERVATION_SETS_MARK, (last,))
 
 
 def run_statements(conn: sqlite3.Connection,

@@ -22,6 +22,7 @@ from federation.trust import Peer, TrustStore
 from node.config import load_config
 from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import profiler_from_config
+from node.profile.stages import PROFILE_STAGES
 from node.query import NodeQuery, StoreQuery
 from node.store import Store
 from tests.federation_helpers import FakeClock
@@ -31,7 +32,8 @@ async def ingest(home: Path, sources: Sequence[Path]) -> Store:
     """A node store filled by the real ingest pipeline and profiler."""
     home.mkdir(parents=True, exist_ok=True)
     config = load_config(home, env={})
-    store = await Store.open(home / "node.db", profilers=[profiler_from_config(config)])
+    store = await Store.open(home / "node.db", profilers=[profiler_from_config(config)],
+                             stages=PROFILE_STAGES)
     if sources:
         await ingest_sources(store, [str(s) for s in sources], batch_size=1000,
                              max_line_bytes=65536)

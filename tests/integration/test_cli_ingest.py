@@ -142,8 +142,10 @@ def test_observations_json_lists_every_attacker_ip(cli: CliRunner) -> None:
     rows = {row["ip"]: row for row in json_out(cli("observations", "--json"))}
     assert set(rows) == {"198.51.100.23", "192.0.2.44", "192.0.2.80", "203.0.113.61",
                          "2001:db8::9"}
+    assert sorted(row["id"] for row in rows.values()) == [1, 2, 3, 4, 5]  # stable integer ids
     smtp = rows["198.51.100.23"]
     assert smtp == {
+        "id": smtp["id"],
         "ip": "198.51.100.23",
         "first_seen": "2026-03-02T08:14:05.120334Z",
         "last_seen": "2026-03-02T08:14:10.100000Z",

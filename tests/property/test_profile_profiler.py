@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.event import Event
-from node.profile.journal import fold_journals
-from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 
 _KINDS = sorted(Profiler()._handlers)
@@ -35,10 +34,11 @@ _events = st.builds(
 @given(st.lists(_events, max_size=30, unique_by=lambda e: e.key))
 async def test_any_fields_are_profiled_or_rejected_never_fatal(events: list[Event]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler(fold_journal_rows=5)])
+        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler()],
+                                 stages=PROFILE_STAGES)
         try:
             assert await store.write_batch(events) == len(events)
-            await fold_journals(store)
-            await refresh_keystroke_simhashes(store)
+            await store.catch_up()
+            await store.catch_up()
         finally:
             await store.close()

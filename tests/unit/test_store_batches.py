@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ from node.errors import StoreFull
 from node.event import Event
 from node.ingest.detect import parse_line
 from node.ingest.pipeline import follow_source, ingest_sources
-from node.profile.journal import fold_journals
 from node.profile.profiler import Profiler
+from node.profile.stages import PROFILE_STAGES
 from node.store import Store, WriteChain
-from node.store import writer as batch_writer
+from node.store.derive import Span
 from node.store.writer import ChainBroken
 
 
@@ -28,13 +29,13 @@ def mail(second: int, ip: str, domain: str) -> Event:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()])
+    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()], stages=PROFILE_STAGES)
     yield opened
     await opened.close()
 
 
 async def smtp_rows(store: Store) -> list[tuple[Any, ...]]:
-    await fold_journals(store)
+    await store.catch_up()
     return await store.fetch("SELECT ip, domain, count FROM profile_smtp_targets ORDER BY 1, 2")
 
 
@@ -59,8 +60,8 @@ async def test_known_keys_names_exactly_the_stored_ones(store: Store) -> None:
 
 async def test_preparing_a_batch_leaves_the_store_and_the_profiler_untouched(
         tmp_path: Path) -> None:
-    profiler = Profiler(fold_journal_rows=1)
-    opened = await Store.open(tmp_path / "node.db", profilers=[profiler])
+    profiler = Profiler()
+    opened = await Store.open(tmp_path / "node.db", profilers=[profiler], stages=PROFILE_STAGES)
     try:
         prepared = opened.prepare_batch([mail(1, "192.0.2.1", "bad domain!"),
                                          mail(2, "192.0.2.1", "ok.com")])
@@ -122,37 +123,83 @@ async def test_an_ingest_stops_at_a_failed_write_and_keeps_what_came_before(
         await opened.close()
 
 
-async def test_observation_sets_are_complete_for_readers_between_catch_ups(store: Store) -> None:
+async def test_readers_see_derived_sets_as_of_the_mark_and_never_write(store: Store) -> None:
     await store.write_batch([mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")])
-    assert await store.fetch("SELECT count(*) FROM observation_services") == [(0,)]  # deferred
+    version = await store.fetch("PRAGMA data_version")
+    rows = {row.ip: (row.services, row.honeypots) for row in await store.observations()}
+    assert rows == {"192.0.2.1": ((), ()), "192.0.2.2": ((), ())}  # a step not yet due
+    assert await store.lags() == {"observation_sets": 2, "profile_journals": 2, "keystrokes": 2}
+    assert await store.fetch("PRAGMA data_version") == version  # nothing was written
+    await store.catch_up()
     rows = {row.ip: (row.services, row.honeypots) for row in await store.observations()}
     assert rows == {"192.0.2.1": (("smtp",), ("mail-01",)), "192.0.2.2": (("smtp",), ("mail-01",))}
+    assert set((await store.lags()).values()) == {0}
 
 
-async def test_the_writer_catches_the_observation_sets_up_every_n_events(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch_writer, "OBSERVATION_SETS_EVERY", 3)
-    await store.write_batch([mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")])
-    assert await store.fetch("SELECT count(*) FROM observation_honeypots") == [(0,)]
-    await store.write_batch([mail(3, "192.0.2.3", "c.com")])  # the third event since the mark
-    assert await store.fetch("SELECT count(*) FROM observation_honeypots") == [(3,)]
-    assert await store.fetch("SELECT value FROM store_marks") == [(3,)]
+@dataclass
+class _Recording:
+    """A derived stage that remembers the spans it was given."""
+
+    name: str = "recording"
+    after: tuple[str, ...] = ()
+    step: int = 3
+    spans: list[Span] = field(default_factory=list)
+
+    def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
+        self.spans.append(span)
+        return span.end
 
 
-async def test_a_schema_v3_store_keeps_its_complete_observation_sets(tmp_path: Path) -> None:
+async def test_the_writer_derives_a_stage_once_it_is_a_step_behind(tmp_path: Path) -> None:
+    stage = _Recording()
+    opened = await Store.open(tmp_path / "node.db", stages=[stage])
+    try:
+        await opened.write_batch([mail(1, "192.0.2.1", "a.com"), mail(2, "192.0.2.2", "b.com")])
+        assert stage.spans == []
+        assert (await opened.lags())["recording"] == 2
+        await opened.write_batch([mail(3, "192.0.2.3", "c.com")])  # the third event since the mark
+        assert stage.spans == [Span(0, 3, 3)]
+        for n in range(4, 12):
+            await opened.write_batch([mail(n, "192.0.2.3", "c.com")])
+        assert stage.spans[1:] == [Span(3, 6, 6), Span(6, 9, 9)]
+        await opened.catch_up()  # the rest, however few
+        assert stage.spans[3:] == [Span(9, 11, 11)]
+        assert await opened.lags() == {"observation_sets": 0, "recording": 0}
+    finally:
+        await opened.close()
+
+
+async def test_a_schema_v4_store_keeps_its_marks_and_gets_observation_ids(
+        tmp_path: Path) -> None:
     path = tmp_path / "node.db"
     opened = await Store.open(path)
-    await opened.write_batch([mail(1, "192.0.2.1", "a.com")])
-    await opened.catch_up_observations()
+    await opened.write_batch([mail(2, "192.0.2.2", "a.com"), mail(1, "192.0.2.1", "a.com")])
+    await opened.catch_up()
     await opened.close()
-    with sqlite3.connect(path) as conn:  # back to v3, as an older build left it
-        conn.execute("DROP TABLE store_marks")
-        conn.execute("PRAGMA user_version=3")
+    with sqlite3.connect(path) as conn:  # back to v4, as an older build left it
+        conn.executescript("""
+            DROP TABLE derived_marks;
+            CREATE TABLE store_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO store_marks VALUES ('observation_sets', 2);
+            CREATE TABLE keystroke_dirty (sid TEXT PRIMARY KEY);
+            DROP INDEX keystroke_simhashes_by_change;
+            ALTER TABLE keystroke_simhashes DROP COLUMN changed;
+            CREATE TABLE obs4 (ip TEXT PRIMARY KEY, first_seen_us INTEGER NOT NULL,
+                last_seen_us INTEGER NOT NULL, event_count INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO obs4 SELECT ip, first_seen_us, last_seen_us, event_count
+                FROM observations;
+            DROP TABLE observations;
+            ALTER TABLE obs4 RENAME TO observations;
+            PRAGMA user_version=4;
+        """)
     conn.close()
     reopened = await Store.open(path)
     try:
-        assert await reopened.fetch("SELECT value FROM store_marks") == [(1,)]
-        assert (await reopened.observations())[0].honeypots == ("mail-01",)
+        assert await reopened.fetch("SELECT stage, through FROM derived_marks ORDER BY 1") == \
+            [("keystrokes", 2), ("observation_sets", 2)]
+        rows = await reopened.observations()
+        assert [(row.id, row.ip) for row in rows] == [(2, "192.0.2.2"), (1, "192.0.2.1")]
+        assert rows[0].honeypots == ("mail-01",)
     finally:
         await reopened.close()
 

@@ -75,6 +75,8 @@ class Enricher:
         if self.ptr is None:
             return PtrResult(None, DISABLED)
         result = await self.ptr.resolve(ip)
+        if not store.writable:  # a read-only store: resolve again next time
+            return result
         async with store.transaction():
             await store.execute(_SAVE_PTR, [(ip, result.name, result.status,
                                              time.time_ns() // 1000)])
