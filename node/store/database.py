@@ -21,7 +21,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from node.errors import StoreCorrupt, StoreError, StoreReadOnly, translate_sqlite
+from node.errors import (
+    StoreCorrupt,
+    StoreError,
+    StorePermissionDenied,
+    StoreReadOnly,
+    translate_sqlite,
+)
 from node.event import Event
 from node.store.derive import Deriver, Stage
 from node.store.observations import ObservationSets
@@ -128,6 +134,13 @@ class Store:
             store = cls(path, db, BatchWriter(path, settings, profilers, deriver), deriver)
         try:
             await store._prepare(settings)
+        except StorePermissionDenied as exc:
+            await store.close()
+            if not read_only and not _writable(path):  # SQLite says only "unable to open"
+                raise StoreReadOnly(f"store {path} is read-only (its file, directory or file"
+                                    " system): reading commands work on it; to write, make"
+                                    " them writable") from exc
+            raise
         except BaseException:
             await store.close()
             raise
@@ -379,6 +392,11 @@ _KNOWN_KEYS = """
 WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?2)
 SELECT n FROM i WHERE EXISTS (SELECT 1 FROM events WHERE key = substr(?1, n * 16 + 1, 16))
 """
+
+
+def _writable(path: Path) -> bool:
+    """Whether this user may write the store and create its WAL files beside it."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 async def _connect_read_only(path: Path) -> aiosqlite.Connection:

@@ -2,17 +2,18 @@
 
 The event log is the change feed: event ids only grow, and every derived
 table is a function of the events up to some id. Each stage keeps that id,
-its *mark*, in ``derived_marks``; it is as many events behind as the newest
-event id minus its mark. `catch_up` moves a stage forward over the events
-after its mark (at most ``step`` of them per transaction, so a backlog never
-holds the write lock for long), in the same transaction as the mark, so a
-crash anywhere leaves each stage exactly at a mark it reached.
+its *mark*, in ``derived_marks``; it lags the newest event id by the
+difference, and says how far behind it is in its own unit (events, or rows
+of a journal). `catch_up` moves a stage forward over the events after its
+mark (at most ``step`` of them per transaction, so a backlog never holds the
+write lock for long), in the same transaction as the mark, so a crash
+anywhere leaves each stage exactly at a mark it reached.
 
 A stage never passes the stages it reads (``after``): its target is the
 smallest of their marks. Who runs it:
 
 - the batch writer, inside a batch's transaction, for each stage that is at
-  least ``step`` events behind (so an ingest derives as it goes);
+  least ``step`` behind (so an ingest derives as it goes);
 - `Store.catch_up`, until no stage is behind: at the end of an ingest, when a
   followed file is caught up, and as a maintenance task of ``serve``.
 
@@ -40,8 +41,8 @@ class Stage(Protocol):
 
     ``name`` is its row in ``derived_marks`` (a stage never run is at 0, so a
     stage added by an upgrade derives everything already stored). ``step`` is
-    how many events it takes per transaction, and how far behind it may fall
-    during an ingest before the writer runs it.
+    how many events it takes per transaction, and how far `behind` it may
+    fall during an ingest before the writer runs it.
     """
 
     @property
@@ -52,6 +53,10 @@ class Stage(Protocol):
 
     @property
     def step(self) -> int: ...
+
+    def behind(self, conn: sqlite3.Connection, lag: int) -> int:
+        """How much work is waiting, in the unit of ``step``, given the ``lag`` in events."""
+        ...
 
     def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
         """Derive the events in ``span`` (inside the caller's transaction); return the new mark.
@@ -100,7 +105,7 @@ class Deriver:
         for stage in self.stages:
             mark = marks.get(stage.name, 0)
             target = min([top, *(marks.get(name, 0) for name in stage.after)])
-            if target <= mark or (due_only and top - mark < stage.step):
+            if target <= mark or (due_only and stage.behind(conn, top - mark) < stage.step):
                 behind = behind or top > mark
                 continue
             end = min(target, mark + stage.step)

@@ -60,6 +60,9 @@ class ObservationSets:
     after: tuple[str, ...] = ()
     step: int = 50_000
 
+    def behind(self, conn: sqlite3.Connection, lag: int) -> int:
+        return lag
+
     def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
         conn.execute(_ADD_SERVICES, (span.start, span.end))
         conn.execute(_ADD_HONEYPOTS, (span.start, span.end))

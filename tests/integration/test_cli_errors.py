@@ -184,6 +184,43 @@ def test_a_store_left_readable_by_others_is_made_private(cli: CliRunner, home: P
     assert (home / "node.db").stat().st_mode & 0o777 == 0o600
 
 
+@contextlib.contextmanager
+def read_only_view(source: Path, view: Path) -> Iterator[Path]:
+    """``source`` mounted again, read-only, at ``view`` (a read-only file system for root too)."""
+    view.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(source), str(view)], capture_output=True,
+                           check=False)
+    if bound.returncode != 0:
+        pytest.skip("cannot bind-mount here (not root, or no mount permission)")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True,
+                       capture_output=True)
+        yield view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def test_a_read_only_store_is_still_readable(cli: CliRunner, home: Path,
+                                             tmp_path: Path) -> None:
+    cli("init", check=True)
+    cli("ingest", *map(str, sorted(SAMPLES.iterdir())), check=True)
+    expected = json_out(cli("observations", "--json", check=True))
+    status = json_out(cli("status", "--json", check=True))
+    with read_only_view(home, tmp_path / "ro") as view:
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([console_script(), "--home", str(view), *args],
+                                  capture_output=True, text=True, env=_env(), check=False)
+
+        assert json_out(run("observations", "--json")) == expected
+        seen = json_out(run("status", "--json"))
+        assert (seen["events"], seen["observations"]) == (status["events"],
+                                                          status["observations"])
+        assert set(seen["derived_lag_events"].values()) == {0}
+        assert json_out(run("observation", "198.51.100.23", "--json"))["smtp_targets"]
+        assert json_out(run("query", "smtp", "victim-co.com", "--local", "--json"))["seen"]
+        one_line_error(run("ingest", str(SAMPLES / "cowrie.json")), "read-only")
+
+
 def test_init_never_replaces_a_lost_identity_silently(cli: CliRunner, home: Path) -> None:
     first = json_out(cli("init", "--json", check=True))["key_id"]
     (home / "node.key").unlink()

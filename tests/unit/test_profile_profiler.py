@@ -12,8 +12,9 @@ import pytest
 
 from node.event import Event
 from node.ingest.detect import parse_line
+from node.profile import sql
 from node.profile.profiler import Profiler
-from node.profile.stages import PROFILE_STAGES, JournalFold, KeystrokeSimhashes
+from node.profile.stages import PROFILE_STAGES, JournalFold
 from node.store import Store
 
 IP = "192.0.2.44"
@@ -213,20 +214,21 @@ async def test_a_partly_known_batch_profiles_only_its_new_events(store: Store) -
     assert (await rows(store, "profile_smtp_targets"))[0][2] == 2
 
 
-async def test_the_journals_are_folded_once_a_step_of_events_is_behind(tmp_path: Path) -> None:
-    stages = (JournalFold(step=2), KeystrokeSimhashes())
+async def test_a_journal_is_folded_once_it_holds_a_step_of_rows(tmp_path: Path) -> None:
+    stages = [JournalFold(journal, step=2) for journal in sql.JOURNALS]
     store = await Store.open(tmp_path / "fold.db", profilers=[Profiler()], stages=stages)
     try:
         mail = [syslog(f"08:1{i}:05", "mail-01", "smtp", "rcpt_to",
                        f'src="198.51.100.23" value="<u{i}@v{i % 2}.com>"') for i in range(3)]
-        await store.write_batch(mail[:1])
-        assert await store.fetch("SELECT count(*) FROM profile_smtp_targets") == [(0,)]
-        assert (await store.lags())["profile_journals"] == 1
-        await store.write_batch([*mail[1:], jarm("09:00:00", JARM_A)])  # now 4 behind
         pending = "SELECT (SELECT count(*) FROM j_smtp_targets), (SELECT count(*) FROM" \
                   " j_fingerprints)"
-        assert await store.fetch(pending) == [(0, 0)]  # every journal, up to the newest event
-        assert (await store.lags())["profile_journals"] == 0
+        await store.write_batch([mail[0], jarm("09:00:00", JARM_A)])
+        assert await store.fetch(pending) == [(1, 1)]
+        assert await store.fetch("SELECT count(*) FROM profile_smtp_targets") == [(0,)]
+        await store.write_batch(mail[1:])  # the smtp journal reaches 3 rows; fingerprints 1
+        assert await store.fetch(pending) == [(0, 1)]
+        lags = await store.lags()
+        assert (lags["fold:profile_smtp_targets"], lags["fold:profile_fingerprints"]) == (0, 4)
         assert await store.fetch("SELECT domain, count, first_seen_us, last_seen_us FROM"
                                  " profile_smtp_targets ORDER BY 1") == \
             [("v0.com", 2, 1772439005000000, 1772439125000000),
