@@ -63,7 +63,7 @@ class JournalFold:
     def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
         conn.execute(self.journal.fold)
         conn.execute(self.journal.clear)
-        return span.top
+        return span.limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,20 +61,24 @@ class Stage(Protocol):
     def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
         """Derive the events in ``span`` (inside the caller's transaction); return the new mark.
 
-        The new mark is at least ``span.end`` and at most ``span.top``, and every
-        event up to it is derived: a stage whose work cannot be cut at an event
-        id (folding whole journals) may return ``span.top``.
+        The new mark is at least ``span.end`` and at most ``span.limit``, and
+        every event up to it is derived: a stage whose work cannot be cut at an
+        event id (folding a whole journal) may return ``span.limit``.
         """
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """Events ``start < id <= end`` to derive; ``top`` is the newest event id."""
+    """Events ``start < id <= end`` to derive.
+
+    ``limit`` is as far as the stage may reach: the newest event, or the mark
+    of a stage it reads if that one is behind.
+    """
 
     start: int
     end: int
-    top: int
+    limit: int
 
 
 class Deriver:
@@ -98,21 +102,30 @@ class Deriver:
     def run(self, conn: sqlite3.Connection, *, due_only: bool) -> bool:
         """One step of every stage (``due_only``: only of those ``step`` or more behind).
 
+        A stage with no work waiting (``behind`` 0: an empty journal) moves its
+        mark to its limit without a catch-up, so its lag says what is missing.
         Runs inside the caller's transaction; True when some stage is still behind.
         """
         top, marks = _state(conn)
         behind = False
         for stage in self.stages:
             mark = marks.get(stage.name, 0)
-            target = min([top, *(marks.get(name, 0) for name in stage.after)])
-            if target <= mark or (due_only and stage.behind(conn, top - mark) < stage.step):
+            limit = min([top, *(marks.get(name, 0) for name in stage.after)])
+            if limit <= mark:
                 behind = behind or top > mark
                 continue
-            end = min(target, mark + stage.step)
-            reached = stage.catch_up(conn, Span(mark, end, top))
-            if not end <= reached <= top:
-                raise RuntimeError(f"stage {stage.name!r} moved its mark to {reached},"
-                                   f" outside {end}..{top}")
+            work = stage.behind(conn, top - mark)
+            if work == 0:
+                reached = limit
+            elif due_only and work < stage.step:
+                behind = True
+                continue
+            else:
+                end = min(limit, mark + stage.step)
+                reached = stage.catch_up(conn, Span(mark, end, limit))
+                if not end <= reached <= limit:
+                    raise RuntimeError(f"stage {stage.name!r} moved its mark to {reached},"
+                                       f" outside {end}..{limit}")
             conn.execute(_SET_MARK, (stage.name, reached))
             marks[stage.name] = reached
             behind = behind or reached < top
