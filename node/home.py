@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from node.cluster.stage import ClusterStage
 from node.config import CONFIG_FILENAME, Config, check_node_name, load_config, render_config
 from node.errors import (
     ConfigError,
@@ -88,9 +89,14 @@ async def open_store(config: Config, **kwargs: Any) -> Store:
                            " move the home aside and run `init` to start an empty one")
     if not kwargs.get("read_only"):
         _tighten_store(config.store_path)
-    stages = PROFILE_STAGES if config.profile.enabled else ()
+    stages = _NODE_STAGES if config.profile.enabled else ()
     return await Store.open(config.store_path, cache_mib=config.store.cache_mib,
                             max_size_mib=config.store.max_size_mib, stages=stages, **kwargs)
+
+
+#: What a profiling node derives, in order: the profile's stages, then clustering.
+_NODE_STAGES = (*PROFILE_STAGES, ClusterStage(
+    after=("observation_sets", *(stage.name for stage in PROFILE_STAGES))))
 
 
 async def open_store_for_reading(config: Config) -> Store:

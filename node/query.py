@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 class SeenAggregate:
     """How often something was seen locally, and over what time span.
 
-    ``distinct_attackers`` counts identities once clustering exists,
-    observations (source IPs) until then. Times are UTC epoch microseconds,
+    ``distinct_attackers`` counts identities (an address not yet clustered
+    counts as one of its own). Times are UTC epoch microseconds,
     ``None`` when never seen; callers coarsen them before sharing.
     """
 
@@ -109,31 +109,40 @@ SIMHASH_KINDS = frozenset({"keystroke", "mail_body"})
 _NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
 _NO_SIMHASH = "0" * 16
 
-#: Per value: sightings, distinct attackers (observations until identities
-#: exist), first and last seen; only values passing the thresholds.
-_SMTP_TARGETS_SQL = """
-SELECT domain, sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)
+def _attacker(ip: str) -> str:
+    """SQL for who an address is: its identity once clustered, else the address itself."""
+    return (f"coalesce((SELECT coalesce(i.merged_into, i.id) FROM observations AS o"  # noqa: S608
+            f" JOIN identities AS i ON i.id = o.id WHERE o.ip = {ip}), 'ip:' || {ip})")
+
+
+#: Per value: sightings, distinct attackers (identities; addresses not yet
+#: clustered count as their own), first and last seen; only values passing the thresholds.
+_SMTP_TARGETS_SQL = f"""
+SELECT domain, sum(count), count(DISTINCT {_attacker("ip")}), min(first_seen_us),
+       max(last_seen_us)
 FROM profile_smtp_targets GROUP BY domain
-HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
-"""
-_FINGERPRINTS_SQL = """
-SELECT kind, value, sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+"""  # noqa: S608 - constant SQL
+_FINGERPRINTS_SQL = f"""
+SELECT kind, value, sum(count), count(DISTINCT {_attacker("ip")}), min(first_seen_us),
+       max(last_seen_us)
 FROM profile_fingerprints GROUP BY kind, value
-HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
-"""
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+"""  # noqa: S608
 #: A keystroke SimHash is one session's; its attacker is the session's source
-#: address (a session not linked to one counts as an attacker of its own).
-_KEYSTROKE_SIMHASHES_SQL = """
-SELECT k.simhash, count(*), count(DISTINCT coalesce(s.ip, 'sid:' || k.sid))
+#: (a session not linked to one counts as an attacker of its own).
+_SESSION_ATTACKER = f"coalesce({_attacker('s.ip')}, 'sid:' || k.sid)"
+_KEYSTROKE_SIMHASHES_SQL = f"""
+SELECT k.simhash, count(*), count(DISTINCT {_SESSION_ATTACKER})
 FROM keystroke_simhashes k LEFT JOIN session_links s USING (sid)
 WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
-HAVING count(*) >= ? AND count(DISTINCT coalesce(s.ip, 'sid:' || k.sid)) >= ?
-"""
-_MAIL_SIMHASHES_SQL = """
-SELECT simhash, sum(count), count(DISTINCT ip) FROM profile_mail_simhashes
+HAVING count(*) >= ? AND count(DISTINCT {_SESSION_ATTACKER}) >= ?
+"""  # noqa: S608
+_MAIL_SIMHASHES_SQL = f"""
+SELECT simhash, sum(count), count(DISTINCT {_attacker("ip")}) FROM profile_mail_simhashes
 WHERE simhash != '0000000000000000' GROUP BY simhash
-HAVING sum(count) >= ? AND count(DISTINCT ip) >= ?
-"""
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+"""  # noqa: S608
 
 
 class MalformedQuery(ValueError):
@@ -176,8 +185,7 @@ class StoreQuery:
     Reads only: answering a peer never writes. It sees the derived tables as of
     their stages' marks, which the writer and ``serve``'s maintenance keep
     close behind the events (docs/protocol.md, "How fresh an answer is").
-    ``distinct_attackers`` counts observations (source IPs) until identity
-    clustering exists.
+    ``distinct_attackers`` counts identities.
     """
 
     def __init__(self, store: Store) -> None:
@@ -210,8 +218,8 @@ class StoreQuery:
         if normalised is None:
             return _NEVER_SEEN
         return await self._seen(
-            "SELECT sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)"
-            " FROM profile_smtp_targets WHERE domain = ?", (normalised,))
+            f"SELECT sum(count), count(DISTINCT {_attacker('ip')}), min(first_seen_us),"  # noqa: S608
+            " max(last_seen_us) FROM profile_smtp_targets WHERE domain = ?", (normalised,))
 
     async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
         """This node's own aggregate for one fingerprint (the local CLI; no thresholds)."""
@@ -219,8 +227,9 @@ class StoreQuery:
         if checked is None:
             return _NEVER_SEEN
         return await self._seen(
-            "SELECT sum(count), count(DISTINCT ip), min(first_seen_us), max(last_seen_us)"
-            " FROM profile_fingerprints WHERE kind = ? AND value = ?", (kind, checked))
+            f"SELECT sum(count), count(DISTINCT {_attacker('ip')}), min(first_seen_us),"  # noqa: S608
+            " max(last_seen_us) FROM profile_fingerprints WHERE kind = ? AND value = ?",
+            (kind, checked))
 
     async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
         """This node's own SimHashes near a probe (the local CLI; no thresholds)."""

@@ -144,6 +144,8 @@ def observation_json(row: ObservationRow) -> dict[str, Any]:
         "event_count": row.event_count,
         "services": list(row.services),
         "honeypots": list(row.honeypots),
+        "identity_id": row.identity_id,
+        "campaign_id": row.campaign_id,
     }
 
 

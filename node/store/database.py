@@ -62,6 +62,8 @@ class ObservationRow:
     event_count: int
     services: tuple[str, ...]
     honeypots: tuple[str, ...]
+    identity_id: int | None = None  # None until the first clustering pass
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +299,12 @@ class Store:
             " (SELECT group_concat(service, char(31)) FROM"
             "   (SELECT service FROM observation_services s WHERE s.ip = o.ip ORDER BY service)),"
             " (SELECT group_concat(honeypot, char(31)) FROM"
-            "   (SELECT honeypot FROM observation_honeypots h WHERE h.ip = o.ip ORDER BY honeypot))"
-            " FROM observations o ORDER BY o.last_seen_us DESC, o.ip"
+            "   (SELECT honeypot FROM observation_honeypots h WHERE h.ip = o.ip"
+            "    ORDER BY honeypot)),"
+            " coalesce(i.merged_into, i.id), coalesce(c.merged_into, c.id)"
+            " FROM observations o LEFT JOIN identities i ON i.id = o.id"
+            " LEFT JOIN campaigns c ON c.id = o.id"
+            " ORDER BY o.last_seen_us DESC, o.ip"
         )
         params: tuple[Any, ...] = ()
         if limit is not None:
@@ -308,8 +314,8 @@ class Store:
             rows = await cursor.fetchall()
         return [
             ObservationRow(oid, ip, first, last, count, _split_list(services),
-                           _split_list(honeypots))
-            for oid, ip, first, last, count, services, honeypots in rows
+                           _split_list(honeypots), identity, campaign)
+            for oid, ip, first, last, count, services, honeypots, identity, campaign in rows
         ]
 
     @_translated

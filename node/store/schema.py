@@ -20,7 +20,7 @@ PAGE_SIZE = 8192
 _WAL_CHECKPOINT_PAGES = 16384
 
 #: Bumped whenever the schema changes; `MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -212,8 +212,34 @@ DROP TABLE observations;
 ALTER TABLE observations_v5 RENAME TO observations
 """
 
+# Identities and campaigns (node/cluster). An identity is founded by one
+# observation and has its id; a campaign by one identity and has its id. A
+# group that joins another keeps its row with `merged_into` pointing straight
+# at the winner (always a smaller id, so no cycles); a split clears it.
+# Observations are never re-pointed: an observation's identity is its own
+# row resolved through `merged_into`, and likewise its campaign. The links
+# that formed each group are kept to explain it.
+_SCHEMA_V6 = """
+CREATE TABLE identities (
+    id INTEGER PRIMARY KEY, merged_into INTEGER, confidence REAL NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+CREATE INDEX identities_by_winner ON identities (merged_into);
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY, merged_into INTEGER, confidence REAL NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+CREATE INDEX campaigns_by_winner ON campaigns (merged_into);
+CREATE TABLE cluster_links (
+    layer TEXT NOT NULL, root INTEGER NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
+    score REAL NOT NULL, signal TEXT NOT NULL, value TEXT NOT NULL, df INTEGER NOT NULL,
+    weight REAL NOT NULL
+);
+CREATE INDEX cluster_links_by_root ON cluster_links (layer, root)
+"""
+
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4,
-                              4: _SCHEMA_V5}
+                              4: _SCHEMA_V5, 5: _SCHEMA_V6}
 
 
 def pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:

@@ -152,6 +152,8 @@ def test_observations_json_lists_every_attacker_ip(cli: CliRunner) -> None:
         "event_count": 4,
         "services": ["smtp", "smtp_relay"],
         "honeypots": ["mail-01", "mail-02"],
+        "identity_id": smtp["id"],  # clustered at the end of the ingest: alone
+        "campaign_id": smtp["id"],
     }
     # the active prober's events count, but the prober is not a honeypot the attacker touched
     assert "decnet-prober" not in rows["192.0.2.44"]["honeypots"]

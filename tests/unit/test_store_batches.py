@@ -183,6 +183,9 @@ async def test_a_schema_v4_store_keeps_its_marks_and_gets_observation_ids(
     await opened.close()
     with sqlite3.connect(path) as conn:  # back to v4, as an older build left it
         conn.executescript("""
+            DROP TABLE identities;
+            DROP TABLE campaigns;
+            DROP TABLE cluster_links;
             DROP TABLE derived_marks;
             CREATE TABLE store_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT INTO store_marks VALUES ('observation_sets', 2);

@@ -1,0 +1,154 @@
+"""CLI commands over clustering: `cluster`, `identities`, `identity ID`, `campaigns`,
+`campaign ID`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from node.cli.hooks import CommandAdder
+from node.cli.render import print_json, print_pairs, print_table
+from node.cluster.views import campaign_detail, campaign_list, identity_detail, identity_list
+from node.errors import CommandError
+from node.home import open_store, open_store_for_reading, require_home
+from node.store import Store
+
+T = TypeVar("T")
+
+_LIST_LIMIT = 50
+
+
+def register_cluster_commands(add: CommandAdder) -> None:
+    """Add the clustering commands to the CLI."""
+    add("cluster", cmd_cluster,
+        "bring identities and campaigns up to date with every stored event")
+    for name, handler, what in (("identities", cmd_identities, "identities (same hands)"),
+                                ("campaigns", cmd_campaigns, "campaigns (same operation)")):
+        listing = add(name, handler, f"list {what}, largest first")
+        listing.add_argument("--limit", type=int, default=_LIST_LIMIT, metavar="N",
+                             help=f"show at most N (default {_LIST_LIMIT})")
+    for name, handler, what in (("identity", cmd_identity, "an identity"),
+                                ("campaign", cmd_campaign, "a campaign")):
+        detail = add(name, handler, f"show {what}: members, signals and why they are linked")
+        detail.add_argument("id", type=int, metavar="ID")
+
+
+async def cmd_cluster(args: argparse.Namespace) -> int:
+    config = require_home(args.home)
+    if not config.profile.enabled:
+        raise CommandError("clustering reads the profiles, and [profile] enabled is false:"
+                           " enable it and run `decnet-fed reprofile` first")
+    store = await open_store(config)
+    try:
+        await store.catch_up()
+        lags = await store.lags()
+        counts = await store.fetch(
+            "SELECT (SELECT count(DISTINCT coalesce(merged_into, id)) FROM identities),"
+            " (SELECT count(DISTINCT coalesce(merged_into, id)) FROM campaigns),"
+            " (SELECT count(*) FROM observations)")
+    finally:
+        await store.close()
+    identities, campaigns, observations = counts[0]
+    result = {"observations": observations, "identities": identities, "campaigns": campaigns,
+              "up_to_date": not any(lags.values())}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{observations:,} observations in {identities:,} identities and"
+              f" {campaigns:,} campaigns; see `decnet-fed identities` and `campaigns`")
+    return 0
+
+
+async def cmd_identities(args: argparse.Namespace) -> int:
+    rows = await _read(args, lambda store: identity_list(store, max(0, args.limit)))
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("no identities yet: ingest some logs (clustering runs at the end of an ingest)")
+    else:
+        print_table(["ID", "OBSERVATIONS", "EVENTS", "CAMPAIGN", "CONFIDENCE", "FIRST SEEN",
+                     "LAST SEEN"],
+                    [(r["id"], r["observations"], r["events"], r["campaign_id"],
+                      f"{r['confidence']:.2f}", r["first_seen"][:19], r["last_seen"][:19])
+                     for r in rows])
+    return 0
+
+
+async def cmd_campaigns(args: argparse.Namespace) -> int:
+    rows = await _read(args, lambda store: campaign_list(store, max(0, args.limit)))
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("no campaigns yet: ingest some logs (clustering runs at the end of an ingest)")
+    else:
+        print_table(["ID", "IDENTITIES", "OBSERVATIONS", "CONFIDENCE", "FIRST SEEN",
+                     "LAST SEEN"],
+                    [(r["id"], r["identities"], r["observations"], f"{r['confidence']:.2f}",
+                      r["first_seen"][:19], r["last_seen"][:19]) for r in rows])
+    return 0
+
+
+async def cmd_identity(args: argparse.Namespace) -> int:
+    found = await _read(args, lambda store: identity_detail(store, args.id))
+    if found is None:
+        raise CommandError(f"no identity {args.id}: `decnet-fed identities` lists them")
+    if args.json:
+        print_json(found)
+        return 0
+    _print_merged(found, "identity")
+    print_pairs([("identity", found["id"]), ("campaign", found["campaign_id"]),
+                 ("confidence", f"{found['confidence']:.2f}"),
+                 ("members", len(found["members"]))])
+    print()
+    print_table(["OBSERVATION", "IP", "EVENTS", "FIRST SEEN", "LAST SEEN"],
+                [(m["observation_id"], m["ip"], m["events"], m["first_seen"][:19],
+                  m["last_seen"][:19]) for m in found["members"]])
+    if found["fingerprints"]:
+        print()
+        print_table(["KIND", "VALUE", "OBSERVATIONS", "COUNT"],
+                    [(f["kind"], f["value"], f["observations"], f["count"])
+                     for f in found["fingerprints"]])
+    _print_links(found["links"])
+    return 0
+
+
+async def cmd_campaign(args: argparse.Namespace) -> int:
+    found = await _read(args, lambda store: campaign_detail(store, args.id))
+    if found is None:
+        raise CommandError(f"no campaign {args.id}: `decnet-fed campaigns` lists them")
+    if args.json:
+        print_json(found)
+        return 0
+    _print_merged(found, "campaign")
+    print_pairs([("campaign", found["id"]), ("confidence", f"{found['confidence']:.2f}"),
+                 ("identities", len(found["identities"]))])
+    print()
+    print_table(["IDENTITY", "MEMBERS"],
+                [(i["id"], ", ".join(i["members"])) for i in found["identities"]])
+    _print_links(found["links"])
+    return 0
+
+
+async def _read(args: argparse.Namespace, read: Callable[[Store], Awaitable[T]]) -> T:
+    config = require_home(args.home)
+    store = await open_store_for_reading(config)
+    try:
+        return await read(store)
+    finally:
+        await store.close()
+
+
+def _print_merged(found: dict[str, Any], what: str) -> None:
+    if found["merged"]:
+        print(f"{what} {found['asked']} was merged into {what} {found['id']}:")
+
+
+def _print_links(links: list[dict[str, Any]]) -> None:
+    if not links:
+        return
+    print()
+    print("why they are linked:")
+    print_table(["A", "B", "SIGNAL", "VALUE", "SEEN BY", "WEIGHT"],
+                [(link["a"], link["b"], s["signal"], s["value"], s["seen_by"], s["weight"])
+                 for link in links for s in link["signals"]])

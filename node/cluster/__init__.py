@@ -1,0 +1,1 @@
+"""Clustering observations into identities (same hands) and identities into campaigns."""

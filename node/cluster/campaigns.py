@@ -1,0 +1,109 @@
+"""Identities → campaigns (same operation): the linking rule, without I/O.
+
+Two identities link when
+
+- the infrastructure they share (payload hashes, C2 hosts), weighted by how
+  many identities use it (`node.cluster.rarity`), reaches `rarity.LINK`: a
+  public code host every bot fetches from links nobody, a rare C2 links
+  the crews that share it, whatever their tools;
+- one hands over to the other: its last phase on a honeypot is
+  command-and-control or persistence, and the other's first phase on the
+  same honeypot is discovery or lateral movement, 0 to `HANDOFF_S` later;
+- their sessions' keystroke SimHashes are near (the identity layer's
+  distance) and their activity windows overlap.
+
+Only differences between times are used, never their absolute values, and
+no edge decays with age: a campaign that pauses for weeks stays one. Links
+are taken strongest first with ties broken by the identities' keys, so the
+partition does not depend on input order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from node.cluster import rarity
+from node.cluster.graph import (
+    EPSILON,
+    Evidence,
+    Link,
+    Partition,
+    join,
+    keystroke_pairs,
+    shared_values,
+)
+
+#: Longest gap from one identity's hand-over phase to the other's first phase.
+HANDOFF_S = 24 * 3600
+HANDS_OVER = frozenset({"command_and_control", "persistence"})
+TAKES_OVER = frozenset({"discovery", "lateral_movement"})
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """An identity's first or last phase on one honeypot, and when (epoch µs)."""
+
+    phase: str
+    time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """One identity as the campaign layer sees it (``key`` orders ties)."""
+
+    key: str
+    infrastructure: frozenset[tuple[str, str]] = frozenset()
+    first_phase: dict[str, PhaseSpan] = field(default_factory=dict)  # honeypot → first
+    last_phase: dict[str, PhaseSpan] = field(default_factory=dict)  # honeypot → last
+    keystrokes: tuple[int, ...] = ()
+    window_us: tuple[int, int] = (0, 0)  # first and last seen
+
+
+def cluster_campaigns(crews: Sequence[Crew]) -> Partition:
+    """Partition identities into campaigns (see the module docstring for the rule)."""
+    evidence = shared_values([c.infrastructure for c in crews])
+    for pair, detail in _handoffs(crews).items():
+        evidence[pair].append(Evidence("handoff", detail, 2, 1.0))
+    for (a, b), distance in keystroke_pairs([c.keystrokes for c in crews]).items():
+        if _overlap(crews[a].window_us, crews[b].window_us):
+            evidence[(a, b)].append(Evidence("keystroke", f"distance {distance},"
+                                             " overlapping activity", 2, 1.0))
+    links = []
+    for (a, b), found in evidence.items():
+        score = sum(e.weight for e in found)
+        if score + EPSILON >= rarity.LINK:
+            links.append(Link(a, b, score, tuple(found)))
+    return join([c.key for c in crews], links)
+
+
+def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], str]:
+    """Pairs where one crew's hand-over phase on a honeypot precedes the other's take-over."""
+    givers: dict[str, list[tuple[int, int]]] = defaultdict(list)  # honeypot → (time, crew)
+    takers: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for index, crew in enumerate(crews):
+        for honeypot, span in crew.last_phase.items():
+            if span.phase in HANDS_OVER:
+                givers[honeypot].append((span.time_us, index))
+        for honeypot, span in crew.first_phase.items():
+            if span.phase in TAKES_OVER:
+                takers[honeypot].append((span.time_us, index))
+    found: dict[tuple[int, int], str] = {}
+    for honeypot, gives in givers.items():
+        takes = sorted(takers.get(honeypot, ()))
+        for given_us, giver in gives:
+            for taken_us, taker in takes:  # few identities act interactively per honeypot
+                gap = taken_us - given_us
+                if taker != giver and 0 <= gap <= HANDOFF_S * 1_000_000:
+                    pair = (min(giver, taker), max(giver, taker))
+                    found.setdefault(pair, f"{crews[giver].last_phase[honeypot].phase} →"
+                                           f" {crews[taker].first_phase[honeypot].phase}"
+                                           f" on {honeypot}, {gap // 60_000_000} min later")
+    return found
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
