@@ -5,6 +5,7 @@
     NodeError                        the CLI prints one line and exits 1
     ├── CommandError                 a command refused its arguments or its situation
     ├── ConfigError (ValueError)     a setting is bad; names it and where it came from
+    ├── ScenarioError                a simulation scenario is unusable; names the field's path
     ├── HomeError                    the node home itself
     │   ├── HomeNotInitialised       no config.toml yet: run init
     │   └── HomeUnusable             not a directory, cannot be created, permission denied
@@ -38,6 +39,10 @@ class CommandError(NodeError):
 
 class ConfigError(NodeError, ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
+
+
+class ScenarioError(NodeError):
+    """A simulation scenario (`node.simulate`) is malformed; the message names the dotted path."""
 
 
 class HomeError(NodeError):

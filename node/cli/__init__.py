@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from node import __version__
+from node.cli.cluster_commands import register_cluster_commands
 from node.cli.hooks import CliHooks, Command, CommandAdder
 from node.cli.node_commands import (
     cmd_ingest,
@@ -24,6 +25,7 @@ from node.cli.node_commands import (
 )
 from node.cli.profile_commands import register_profile_commands
 from node.cli.render import printable
+from node.cli.simulate_commands import register_simulate_commands
 from node.config import resolve_home
 from node.errors import NodeError
 
@@ -50,6 +52,8 @@ def register_node_commands(add: CommandAdder) -> None:
     status.add_argument("--check", action="store_true",
                         help="also run SQLite's full integrity check (slow on a large store)")
     register_profile_commands(add)
+    register_simulate_commands(add)
+    register_cluster_commands(add)
 
 
 def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:

@@ -1,18 +1,22 @@
 """CLI commands over clustering: `cluster`, `identities`, `identity ID`, `campaigns`,
-`campaign ID`."""
+`campaign ID`, and `score TRUTH.json` against a simulation's ground truth."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any, TypeVar
 
 from node.cli.hooks import CommandAdder
 from node.cli.render import print_json, print_pairs, print_table
+from node.cluster.score import score
+from node.cluster.truth_file import LEVELS, load_truth
 from node.cluster.views import campaign_detail, campaign_list, identity_detail, identity_list
 from node.errors import CommandError
 from node.home import open_store, open_store_for_reading, require_home
-from node.store import Store
+from node.store import ObservationRow, Store
 
 T = TypeVar("T")
 
@@ -28,6 +32,8 @@ def register_cluster_commands(add: CommandAdder) -> None:
         listing = add(name, handler, f"list {what}, largest first")
         listing.add_argument("--limit", type=int, default=_LIST_LIMIT, metavar="N",
                              help=f"show at most N (default {_LIST_LIMIT})")
+    score = add("score", cmd_score, "score this node's clustering against a ground-truth file")
+    score.add_argument("truth", metavar="TRUTH.json", help="as written by `decnet-fed simulate`")
     for name, handler, what in (("identity", cmd_identity, "an identity"),
                                 ("campaign", cmd_campaign, "a campaign")):
         detail = add(name, handler, f"show {what}: members, signals and why they are linked")
@@ -58,6 +64,38 @@ async def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"{observations:,} observations in {identities:,} identities and"
               f" {campaigns:,} campaigns; see `decnet-fed identities` and `campaigns`")
     return 0
+
+
+async def cmd_score(args: argparse.Namespace) -> int:
+    truth = load_truth(Path(args.truth))
+    config = require_home(args.home)
+    store = await open_store_for_reading(config)
+    try:
+        rows = {row.ip: row for row in await store.observations()}
+    finally:
+        await store.close()
+    missing = sorted(ip for ip in truth["identity"] if ip not in rows)
+    result: dict[str, Any] = {"observations": len(truth["identity"]), "missing": len(missing)}
+    for level in LEVELS:
+        predicted = {ip: _predicted(rows.get(ip), ip, level) for ip in truth[level]}
+        result[level] = asdict(score(truth[level], predicted))
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['observations']} observations in the truth"
+          + (f", {len(missing)} not in this node (each counted alone)" if missing else ""))
+    print_table(["LEVEL", "ADJUSTED RAND", "HOMOGENEITY", "COMPLETENESS", "SINGLETON RECALL"],
+                [(level, *(f"{value:.3f}" for value in result[level].values()))
+                 for level in LEVELS])
+    return 0
+
+
+def _predicted(row: ObservationRow | None, ip: str, level: str) -> str:
+    """The node's label for one address: its identity or campaign, alone if unclustered."""
+    if row is None:
+        return f"missing:{ip}"
+    found = row.identity_id if level == "identity" else row.campaign_id
+    return f"alone:{ip}" if found is None else str(found)
 
 
 async def cmd_identities(args: argparse.Namespace) -> int:

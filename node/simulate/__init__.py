@@ -1,0 +1,1 @@
+"""Synthetic attack traffic with ground truth, for measuring the clusterer."""
