@@ -8,7 +8,8 @@ Two identities link when
   the crews that share it, whatever their tools;
 - one hands over to the other: its last phase on a honeypot is
   command-and-control or persistence, and the other's first phase on the
-  same honeypot is discovery or lateral movement, 0 to `HANDOFF_S` later;
+  same honeypot is discovery or lateral movement, 0 to `HANDOFF_S` later
+  (weighed down when other identities could as well have given or taken it);
 - their sessions' keystroke SimHashes are near (the identity layer's
   distance) and their activity windows overlap.
 
@@ -20,6 +21,7 @@ partition does not depend on input order.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from node.cluster.graph import (
     Partition,
     join,
     keystroke_pairs,
+    score,
     shared_values,
 )
 
@@ -63,23 +66,32 @@ class Crew:
 
 def cluster_campaigns(crews: Sequence[Crew]) -> Partition:
     """Partition identities into campaigns (see the module docstring for the rule)."""
-    evidence = shared_values([c.infrastructure for c in crews])
-    for pair, detail in _handoffs(crews).items():
-        evidence[pair].append(Evidence("handoff", detail, 2, 1.0))
+    evidence = shared_values([c.infrastructure for c in crews],
+                             [bool(c.keystrokes or c.last_phase) for c in crews])
+    for pair, (detail, rivals) in _handoffs(crews).items():
+        evidence[pair].append(Evidence("handoff", detail, rivals + 1, 1.0 / (rivals + 1)))
     for (a, b), distance in keystroke_pairs([c.keystrokes for c in crews]).items():
         if _overlap(crews[a].window_us, crews[b].window_us):
             evidence[(a, b)].append(Evidence("keystroke", f"distance {distance},"
                                              " overlapping activity", 2, 1.0))
     links = []
     for (a, b), found in evidence.items():
-        score = sum(e.weight for e in found)
-        if score + EPSILON >= rarity.LINK:
-            links.append(Link(a, b, score, tuple(found)))
+        total = score(found)
+        if total + EPSILON >= rarity.LINK:
+            links.append(Link(a, b, total, tuple(found)))
     return join([c.key for c in crews], links)
 
 
-def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], str]:
-    """Pairs where one crew's hand-over phase on a honeypot precedes the other's take-over."""
+def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], tuple[str, int]]:
+    """Pairs where one crew's hand-over phase on a honeypot precedes the other's take-over.
+
+    With the detail, how many rivals the hand-over had: other crews that could
+    equally have given or taken it on that honeypot in the same window. A
+    hand-over with ``r`` rivals weighs 1/(r+1): an unambiguous one links alone,
+    while on a busy honeypot coincidences do not (the 1M-observation bench
+    merged 13 of 638 planted campaigns through coincidental hand-overs at a
+    flat weight).
+    """
     givers: dict[str, list[tuple[int, int]]] = defaultdict(list)  # honeypot → (time, crew)
     takers: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for index, crew in enumerate(crews):
@@ -89,17 +101,30 @@ def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], str]:
         for honeypot, span in crew.first_phase.items():
             if span.phase in TAKES_OVER:
                 takers[honeypot].append((span.time_us, index))
-    found: dict[tuple[int, int], str] = {}
+    window = HANDOFF_S * 1_000_000
+    matches: list[tuple[str, int, int, int]] = []  # honeypot, giver, taker, gap
     for honeypot, gives in givers.items():
         takes = sorted(takers.get(honeypot, ()))
+        times = [t for t, _ in takes]
         for given_us, giver in gives:
-            for taken_us, taker in takes:  # few identities act interactively per honeypot
-                gap = taken_us - given_us
-                if taker != giver and 0 <= gap <= HANDOFF_S * 1_000_000:
-                    pair = (min(giver, taker), max(giver, taker))
-                    found.setdefault(pair, f"{crews[giver].last_phase[honeypot].phase} →"
-                                           f" {crews[taker].first_phase[honeypot].phase}"
-                                           f" on {honeypot}, {gap // 60_000_000} min later")
+            start = bisect.bisect_left(times, given_us)
+            end = bisect.bisect_right(times, given_us + window)
+            matches.extend((honeypot, giver, taker, taken_us - given_us)
+                           for taken_us, taker in takes[start:end] if taker != giver)
+    takers_of: dict[tuple[str, int], int] = defaultdict(int)
+    givers_of: dict[tuple[str, int], int] = defaultdict(int)
+    for honeypot, giver, taker, _gap in matches:
+        takers_of[(honeypot, giver)] += 1
+        givers_of[(honeypot, taker)] += 1
+    found: dict[tuple[int, int], tuple[str, int]] = {}
+    for honeypot, giver, taker, gap in sorted(matches):
+        rivals = max(takers_of[(honeypot, giver)], givers_of[(honeypot, taker)]) - 1
+        pair = (min(giver, taker), max(giver, taker))
+        detail = (f"{crews[giver].last_phase[honeypot].phase} →"
+                  f" {crews[taker].first_phase[honeypot].phase} on {honeypot},"
+                  f" {gap // 60_000_000} min later")
+        if pair not in found or rivals < found[pair][1]:
+            found[pair] = (detail, rivals)
     return found
 
 

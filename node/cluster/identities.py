@@ -35,6 +35,7 @@ from node.cluster.graph import (
     Partition,
     join,
     keystroke_pairs,
+    score,
     shared_values,
 )
 
@@ -64,17 +65,22 @@ class Member:
 
 def cluster_identities(members: Sequence[Member]) -> Partition:
     """Partition ``members`` into identities (see the module docstring for the rule)."""
-    pairs = shared_values([(*m.tools, *m.traces, *m.infrastructure) for m in members])
+    pairs = shared_values([(*m.tools, *m.traces, *m.infrastructure) for m in members],
+                          [bool(m.keystrokes) for m in members])
     for pair, distance in keystroke_pairs([m.keystrokes for m in members]).items():
         pairs[pair].append(Evidence("keystroke", f"distance {distance}", 2, 1.0))
-    tools = [_tools_by_kind([m]) for m in members]
+    tools: dict[int, dict[str, set[str]]] = {}
+    for pair in pairs:
+        for index in pair:
+            if index not in tools:
+                tools[index] = _tools_by_kind([members[index]])
     links = []
     for (a, b), found in pairs.items():
         if _vetoed(tools[a], tools[b]):
             found = [e for e in found if e.signal not in _INFRASTRUCTURE]
-        score = sum(e.weight for e in found)
-        if score + EPSILON >= rarity.LINK:
-            links.append(Link(a, b, score, tuple(found)))
+        total = score(found)
+        if total + EPSILON >= rarity.LINK:
+            links.append(Link(a, b, total, tuple(found)))
 
     def allow(ra: int, rb: int, link: Link) -> bool:
         return _identity_score(link) + EPSILON >= rarity.LINK or not _vetoed(tools[ra], tools[rb])
@@ -88,7 +94,7 @@ def cluster_identities(members: Sequence[Member]) -> Partition:
 
 def _identity_score(link: Link) -> float:
     """What links a pair without its shared infrastructure."""
-    return sum(e.weight for e in link.evidence if e.signal not in _INFRASTRUCTURE)
+    return score(e for e in link.evidence if e.signal not in _INFRASTRUCTURE)
 
 
 def _tools_by_kind(members: Iterable[Member]) -> dict[str, set[str]]:

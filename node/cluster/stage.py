@@ -11,6 +11,7 @@ oldest member's (smallest id), a group that joins another keeps its row with
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -70,7 +71,22 @@ class ClusterStage:
 
 
 def run_pass(conn: sqlite3.Connection) -> None:
-    """Cluster every observation and write what changed (inside the caller's transaction)."""
+    """Cluster every observation and write what changed (inside the caller's transaction).
+
+    The garbage collector is off meanwhile: the pass builds millions of
+    small objects and no cycles, and the collector's sweeps were a third of
+    the 1M-observation identity layer (30.3 → 19.3 s without them).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _run_pass(conn)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_pass(conn: sqlite3.Connection) -> None:
     observations = conn.execute(_OBSERVATIONS).fetchall()
     ids = [row[0] for row in observations]
     position = {row[1]: index for index, row in enumerate(observations)}
@@ -79,10 +95,17 @@ def run_pass(conn: sqlite3.Connection) -> None:
     identity_of = _winners(identities, ids)
     roots = sorted(set(identity_of))
     crews = _crews(conn, observations, position, members, identity_of, roots)
-    campaigns = cluster_campaigns(crews)
-    campaign_of_root = dict(zip(roots, _winners(campaigns, roots), strict=True))
+    # Only identities with something a campaign link reads can join a campaign;
+    # the others (most scanners) are campaigns of their own without being clustered.
+    active = [index for index, crew in enumerate(crews)
+              if crew.infrastructure or crew.keystrokes or crew.first_phase or crew.last_phase]
+    active_roots = [roots[index] for index in active]
+    campaigns = cluster_campaigns([crews[index] for index in active])
+    campaign_of_root = {root: root for root in roots}
+    campaign_of_root.update(zip(active_roots, _winners(campaigns, active_roots), strict=True))
     identity_confidence = _group_confidence(identities, ids)
-    campaign_confidence = _group_confidence(campaigns, roots)
+    campaign_confidence = dict.fromkeys(roots, 1.0)
+    campaign_confidence.update(_group_confidence(campaigns, active_roots))
     _write(conn, "identities", [
         (oid, None if identity_of[i] == oid else identity_of[i],
          identity_confidence[identity_of[i]]) for i, oid in enumerate(ids)])
@@ -91,7 +114,8 @@ def run_pass(conn: sqlite3.Connection) -> None:
          campaign_confidence[campaign_of_root[identity_of[i]]]) for i, oid in enumerate(ids)])
     conn.execute("DELETE FROM cluster_links")
     _write_links(conn, "identity", identities, ids, identity_of)
-    _write_links(conn, "campaign", campaigns, roots, [campaign_of_root[r] for r in roots])
+    _write_links(conn, "campaign", campaigns, active_roots,
+                 [campaign_of_root[r] for r in active_roots])
 
 
 def _members(conn: sqlite3.Connection, ips: Sequence[str],

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from node.cluster import rarity
 from node.cluster.campaigns import Crew, PhaseSpan, cluster_campaigns
-from node.cluster.graph import Partition
+from node.cluster.graph import Partition, score
 from node.cluster.identities import Member, cluster_identities
 
 _TOOLS = st.frozensets(st.tuples(st.sampled_from(["ja3", "hassh"]),
@@ -49,7 +49,7 @@ def test_every_link_carries_enough_evidence(found: list[Member]) -> None:
     partition = cluster_identities(found)
     for link in partition.links:
         assert link.score + 1e-9 >= rarity.LINK
-        assert sum(e.weight for e in link.evidence) == link.score
+        assert score(link.evidence) == link.score
     assert all(0.0 < c <= 1.0 for c in partition.confidence.values())
 
 

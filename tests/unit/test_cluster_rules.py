@@ -54,6 +54,19 @@ def test_popular_infrastructure_links_nobody() -> None:
     assert len(groups(cluster_identities(members), keys)) == 300
 
 
+def test_bots_sharing_several_popular_hosts_stay_apart() -> None:
+    keys = [f"198.18.3.{i}" for i in range(40)]  # each host alone weighs 0.74
+    habit = frozenset({("c2", "github.com"), ("c2", "www.google.com:443")})
+    members = [Member(k, infrastructure=habit) for k in keys]
+    assert len(groups(cluster_identities(members), keys)) == 40
+
+
+def test_ja3_and_ja4_of_one_client_hello_count_once() -> None:
+    keys = [f"198.18.3.{i}" for i in range(40)]
+    stack = frozenset({("ja3", "a" * 32), ("ja4", "t13d1516h2_8daaf6152771_02713d6af862")})
+    assert len(groups(cluster_identities([Member(k, tools=stack) for k in keys]), keys)) == 40
+
+
 def test_shared_infrastructure_does_not_link_different_tools() -> None:
     a = Member("198.18.4.1", tools=tool("ja3", "1" * 32),
                infrastructure=frozenset({("c2", "c2.rare.net"), ("payload", "f" * 64)}))
@@ -131,6 +144,15 @@ def test_a_phase_handoff_within_a_day_links_campaigns_and_a_later_one_does_not()
     assert len(set(cluster_campaigns(crews(3 * _HOUR_US)).group)) == 1
     assert len(set(cluster_campaigns(crews(HANDOFF_S * 1_000_000 + 1)).group)) == 2
     assert len(set(cluster_campaigns(crews(-_HOUR_US)).group)) == 2  # before the hand-over
+
+
+def test_a_handoff_with_rivals_on_a_busy_honeypot_does_not_link_alone() -> None:
+    t = 1_000 * _HOUR_US
+    giver = Crew("198.18.13.1", last_phase={"web-02": PhaseSpan("persistence", t)})
+    takers = [Crew(f"198.18.13.{i}", first_phase={"web-02": PhaseSpan("discovery", t + i)})
+              for i in range(2, 5)]
+    partition = cluster_campaigns([giver, *takers])
+    assert len(set(partition.group)) == 4  # three could have taken over: 1/3 each
 
 
 def test_keystrokes_link_campaigns_only_with_overlapping_activity() -> None:

@@ -1,0 +1,746 @@
+"""How long does a clustering pass take, and what does it hold, as the population grows?
+
+Builds synthetic populations of observations deterministically from ``--seed``
+(numpy's PCG64), with the overlap of signals a real node sees:
+
+- scanners (~97% of observations here, besides the noise below): 45% carry
+  no client fingerprint, the rest one or two of 5 stock HASSH and 5 stock
+  JA3 values (shares 40/25/15/12/8%, so each is held by thousands at 1M);
+  12% fetch kits from one of 5 popular hosts (github.com,
+  raw.githubusercontent.com ...), 8% probe one of 5 big websites through
+  direct-tcpip (www.google.com ...);
+- interactive actors (`ACTOR_SHARE`, 3% of observations): 1-30 rotating
+  addresses each (skewed small, mean ~10), every address with the actor's
+  own HASSH, 60% of actors also their own JA3 (every actor over
+  `rarity.RARE` addresses has both: one value seen by more than RARE links
+  nobody on its own, by design); 20% of actors leak an EUI-64 interface id
+  on half their addresses; 30% type, 70% of their addresses with 1-3
+  sessions whose keystroke SimHash is the actor's base with 1-2 bits
+  flipped; 20% of addresses also fetch from a popular host. 40% of actors
+  work in planted campaigns of 2-4 actors, tied by a payload hash (40%) or
+  a C2 host (40%) that 1-3 addresses of each actor hold, or only by phase
+  hand-offs (20%: one actor's persistence, the next one's discovery 10 min
+  to 12 h later, on one of 64 honeypots, another for each step); only these
+  hand-offs carry phases, and two campaigns' hand-offs on one honeypot
+  within a day link them (the rule has no rarity for hand-offs);
+- mid-frequency noise: `NOISE_SHARE` (0.10) holdings per observation of
+  payload hashes (common droppers) and C2 hosts (shared hosting) each held
+  by 20-200 observations drawn at random from the whole population.
+
+Every Member gets frozensets of its own, empty ones included, as
+`stage._members` builds them, so the population's memory is run_pass's.
+
+Each size runs in a fresh subprocess (so ``ru_maxrss`` is that size's peak)
+and prints: the population, the baseline (building the inverted index alone,
+value → holders, as `graph.shared_values` does first, and the candidate
+pairs the index yields), seconds in the identity layer
+(`cluster_identities`), in the campaign layer (Crews pooled from the identity
+partition as `stage._crews` does, then `cluster_campaigns`), the total and
+total/baseline, peak RSS (and the population's alone), identities and
+campaigns, and a truth check: planted actors recovered exactly (all their
+addresses in one identity holding nothing else), split or merged, and
+likewise planted campaigns. For the largest size it then adds 1% new
+observations (new scanners, new addresses of existing actors, new actors)
+and times a pass over the grown population: there is no incremental pass
+yet, so that is a FULL pass, and it is labelled so. Then the targets (1M in
+<= 60 s, t(1M)/t(100k) <= 12, peak RSS <= 2 GB, incremental at 1M <= 5 s),
+met or MISSED.
+
+Last, `node.cluster.stage.run_pass` on a real SQLite store of
+``--store-size`` observations (the same population as that size above;
+profile tables filled with executemany through `Store.write_job`): a first
+pass (writes every identity and campaign row) and a second (nothing
+changed), so the SQL reads, building Members and writing groups count too.
+
+Asserts nothing.
+
+    .venv/bin/python bench/cluster.py [--sizes 10000,100000,1000000] [--seed 11]
+                                      [--store-size 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from node.cluster import rarity  # noqa: E402
+from node.cluster.campaigns import Crew, PhaseSpan, cluster_campaigns  # noqa: E402
+from node.cluster.graph import Partition  # noqa: E402
+from node.cluster.identities import Member, cluster_identities  # noqa: E402
+from node.cluster.stage import run_pass  # noqa: E402
+from node.store import Store  # noqa: E402
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+DEFAULT_SEED = 11
+DEFAULT_STORE_SIZE = 100_000
+#: New observations, as a share of the largest size, before the "incremental" pass.
+GROWTH = 0.01
+
+TARGET_1M_S = 60.0
+TARGET_GROWTH = 12.0
+TARGET_RSS_MB = 2_000
+TARGET_INCREMENTAL_S = 5.0
+_MB = 1_000_000
+
+# ---- the population ----
+
+#: Share of observations that are interactive actors' addresses.
+ACTOR_SHARE = 0.03
+ACTOR_MAX_ADDRESSES = 30
+ACTOR_JA3 = 0.6
+ACTOR_EUI64 = 0.2
+EUI64_PER_ADDRESS = 0.5
+ACTOR_TYPES = 0.3
+TYPED_PER_ADDRESS = 0.7
+ACTOR_FETCHES_KIT = 0.2
+#: Actors working alone; the others form campaigns of 2-4.
+SOLO = 0.6
+CAMPAIGN_TIES = ("payload", "c2", "handoff")
+CAMPAIGN_TIE_SHARES = (0.4, 0.4, 0.2)
+HONEYPOTS = 64
+#: Scanner tool fingerprints: none, HASSH only, JA3 only, both.
+SCANNER_TOOLS = (0.45, 0.25, 0.15, 0.15)
+STOCK_SHARES = (0.40, 0.25, 0.15, 0.12, 0.08)
+KIT_SHARE = 0.12
+KIT_HOSTS = ("github.com", "raw.githubusercontent.com", "pastebin.com", "transfer.sh",
+             "bitbucket.org")
+PROBE_SHARE = 0.08
+PROBE_HOSTS = ("www.google.com", "www.youtube.com", "www.facebook.com", "api.ipify.org",
+               "www.cloudflare.com")
+#: Mid-frequency values held per observation, each by 20-200 observations.
+NOISE_SHARE = 0.10
+NOISE_DF = (20, 200)
+
+_T0_US = 1_772_000_000_000_000
+_MINUTE_US = 60_000_000
+_HOUR_US = 60 * _MINUTE_US
+_DAY_US = 24 * _HOUR_US
+_SPREAD_US = 90 * _DAY_US  # the population's first sightings spread over 90 days
+
+
+@dataclass(slots=True)
+class Actor:
+    """One planted identity: its own tools and traces, its campaign, its addresses."""
+
+    campaign: int
+    size: int
+    hassh: tuple[str, str]
+    ja3: tuple[str, str] | None
+    eui64: tuple[str, str] | None
+    keystroke_base: int | None
+    start_us: int
+    span_us: int
+    positions: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Population:
+    """Members as the identity layer sees them, plus what the campaign layer and the truth need."""
+
+    members: list[Member] = field(default_factory=list)
+    first_us: list[int] = field(default_factory=list)
+    last_us: list[int] = field(default_factory=list)
+    actor_of: list[int] = field(default_factory=list)  # -1: not a planted actor
+    actors: list[Actor] = field(default_factory=list)
+    campaigns: int = 0
+    #: observation → (honeypot, phase, first_us, last_us)
+    phases: dict[int, list[tuple[str, str, int, int]]] = field(default_factory=dict)
+    noise: list[tuple[str, str]] = field(default_factory=list)
+
+
+class PopulationBuilder:
+    """Builds a population of ``size`` observations, then can grow it by new ones."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.pop = Population()
+        self._ip_offset = int(self.rng.integers(1 << 24, 1 << 32))
+        self._stock = {kind: [(kind, self._hex(16)) for _ in STOCK_SHARES]
+                       for kind in ("hassh", "ja3")}
+        self._kits = [("c2", host) for host in KIT_HOSTS]
+        self._probes = [("c2", host) for host in PROBE_HOSTS]
+
+    # -- values --
+
+    def _hex(self, nbytes: int) -> str:
+        return self.rng.bytes(nbytes).hex()
+
+    def _ip(self, position: int) -> str:
+        """A distinct IPv4 address per position (an odd multiplier is a bijection mod 2**32)."""
+        x = (position * 2_654_435_761 + self._ip_offset) % (1 << 32)
+        return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
+
+    def _eui64(self) -> tuple[str, str]:
+        mac = self.rng.bytes(6)
+        return ("eui64", bytes([mac[0] ^ 2, mac[1], mac[2], 0xFF, 0xFE, *mac[3:]]).hex())
+
+    def _flipped(self, base: int) -> int:
+        bits = self.rng.choice(64, int(self.rng.integers(1, 3)), replace=False)
+        for bit in bits.tolist():
+            base ^= 1 << bit
+        return base
+
+    # -- actors --
+
+    def _new_actor(self, campaign: int, size: int) -> Actor:
+        rng = self.rng
+        has_ja3 = size > rarity.RARE or rng.random() < ACTOR_JA3
+        start = _T0_US + int(rng.integers(0, _SPREAD_US))
+        return Actor(campaign, size, ("hassh", self._hex(16)),
+                     ("ja3", self._hex(16)) if has_ja3 else None,
+                     self._eui64() if rng.random() < ACTOR_EUI64 else None,
+                     int.from_bytes(rng.bytes(8), "big") | 1 if rng.random() < ACTOR_TYPES
+                     else None,
+                     start, int(rng.integers(_HOUR_US, 30 * _DAY_US)))
+
+    def _actor_size(self) -> int:
+        return 1 + int((ACTOR_MAX_ADDRESSES - 1) * self.rng.random() ** 2)
+
+    def _plan_campaigns(self, addresses: int) -> list[list[int]]:
+        """New actors until they hold ``addresses``; returns the campaigns' actor ids."""
+        planned: list[list[int]] = []
+        held = 0
+        while held < addresses:
+            count = 1 if self.rng.random() < SOLO else int(self.rng.integers(2, 5))
+            campaign, ids = self.pop.campaigns, []
+            self.pop.campaigns += 1
+            for _ in range(count):
+                actor = self._new_actor(campaign, self._actor_size())
+                ids.append(len(self.pop.actors))
+                self.pop.actors.append(actor)
+                held += actor.size
+            planned.append(ids)
+        return planned
+
+    # -- building --
+
+    def build(self, size: int) -> Population:
+        """The base population: scanners, actors in campaigns, mid-frequency noise."""
+        campaigns = self._plan_campaigns(round(size * ACTOR_SHARE))
+        slots = [a for ids in campaigns for a in ids for _ in range(self.pop.actors[a].size)]
+        slots = slots[:size] + [-1] * max(0, size - len(slots))
+        order = self.rng.permutation(size)
+        shuffled = [slots[i] for i in order.tolist()]
+        extra: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for _ in range(max(1, round(size * NOISE_SHARE / (sum(NOISE_DF) / 2)))):
+            item = (("payload", self._hex(32)) if self.rng.random() < 0.5
+                    else ("c2", f"h{self._hex(3)}.shared-hosting-{self._hex(2)}.net"))
+            self.pop.noise.append(item)
+            df = min(size, int(self.rng.integers(NOISE_DF[0], NOISE_DF[1] + 1)))
+            for holder in self.rng.choice(size, df, replace=False).tolist():
+                extra[holder].append(item)
+        self._add(shuffled, extra, campaigns)
+        return self.pop
+
+    def grow(self, count: int) -> Population:
+        """``count`` new observations: scanners, new addresses of actors, new lone actors."""
+        rng = self.rng
+        actor_addresses = round(count * ACTOR_SHARE)
+        eligible = [a for a, actor in enumerate(self.pop.actors)
+                    if actor.size < ACTOR_MAX_ADDRESSES
+                    and (actor.ja3 is not None or actor.size < rarity.RARE)]
+        slots: list[int] = []
+        for _ in range(actor_addresses // 2):
+            a = eligible[int(rng.integers(len(eligible)))]
+            self.pop.actors[a].size += 1
+            slots.append(a)
+        first_new = len(self.pop.actors)
+        held = 0
+        while held < actor_addresses - len(slots):
+            actor = self._new_actor(self.pop.campaigns, self._actor_size())
+            self.pop.campaigns += 1
+            self.pop.actors.append(actor)
+            held += actor.size
+        slots += [a for a in range(first_new, len(self.pop.actors))
+                  for _ in range(self.pop.actors[a].size)]
+        slots += [-1] * max(0, count - len(slots))
+        slots = [slots[i] for i in rng.permutation(len(slots)).tolist()]
+        base = len(self.pop.members)
+        extra: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for offset in np.flatnonzero(rng.random(len(slots)) < NOISE_SHARE).tolist():
+            extra[base + offset].append(self.pop.noise[int(rng.integers(len(self.pop.noise)))])
+        self._add(slots, extra, [[a] for a in range(first_new, len(self.pop.actors))])
+        return self.pop
+
+    def _add(self, slots: Sequence[int], extra: dict[int, list[tuple[str, str]]],
+             campaigns: Sequence[Sequence[int]]) -> None:
+        """Append one observation per slot (actor id or -1), then tie the new campaigns."""
+        rng, pop = self.rng, self.pop
+        base, count = len(pop.members), len(slots)
+        scanner_tools = rng.choice(4, count, p=SCANNER_TOOLS).tolist()
+        stock_hassh = rng.choice(len(STOCK_SHARES), count, p=STOCK_SHARES).tolist()
+        stock_ja3 = rng.choice(len(STOCK_SHARES), count, p=STOCK_SHARES).tolist()
+        kit = np.where(rng.random(count) < KIT_SHARE,
+                       rng.choice(len(KIT_HOSTS), count, p=STOCK_SHARES), -1).tolist()
+        probe = np.where(rng.random(count) < PROBE_SHARE,
+                         rng.choice(len(PROBE_HOSTS), count, p=STOCK_SHARES), -1).tolist()
+        actor_kit = (rng.random(count) < ACTOR_FETCHES_KIT).tolist()
+        first = (_T0_US + rng.integers(0, _SPREAD_US, count)).tolist()
+        length = rng.integers(0, 2 * _DAY_US, count).tolist()
+        offsets = rng.random(count).tolist()
+        for i, a in enumerate(slots):
+            position = base + i
+            if a >= 0:
+                actor = pop.actors[a]
+                actor.positions.append(position)
+                first[i] = actor.start_us + int(offsets[i] * actor.span_us)
+                length[i] = int(offsets[i] * 6 * _HOUR_US)
+            pop.first_us.append(first[i])
+            pop.last_us.append(first[i] + length[i])
+            pop.actor_of.append(a)
+        for ids in campaigns:
+            self._tie(ids, extra)
+        for i, a in enumerate(slots):
+            position = base + i
+            infrastructure = extra.get(position, [])
+            keystrokes: tuple[int, ...] = ()
+            traces: frozenset[tuple[str, str]] = frozenset()
+            if a < 0:
+                mode = scanner_tools[i]
+                tools = frozenset(
+                    ([self._stock["hassh"][stock_hassh[i]]] if mode in (1, 3) else [])
+                    + ([self._stock["ja3"][stock_ja3[i]]] if mode in (2, 3) else []))
+                if kit[i] >= 0:
+                    infrastructure = [*infrastructure, self._kits[kit[i]]]
+                if probe[i] >= 0:
+                    infrastructure = [*infrastructure, self._probes[probe[i]]]
+            else:
+                actor = pop.actors[a]
+                tools = frozenset([actor.hassh] + ([actor.ja3] if actor.ja3 else []))
+                if actor.eui64 is not None and rng.random() < EUI64_PER_ADDRESS:
+                    traces = frozenset([actor.eui64])
+                if actor.keystroke_base is not None and rng.random() < TYPED_PER_ADDRESS:
+                    keystrokes = tuple(sorted(self._flipped(actor.keystroke_base)
+                                              for _ in range(int(rng.integers(1, 4)))))
+                if actor_kit[i]:
+                    infrastructure = [*infrastructure, self._kits[kit[i] if kit[i] >= 0 else 0]]
+            pop.members.append(Member(self._ip(position), tools, traces,
+                                      frozenset(infrastructure), keystrokes))
+
+    def _tie(self, ids: Sequence[int], extra: dict[int, list[tuple[str, str]]]) -> None:
+        """Give a campaign of several actors its shared payload, C2 host or hand-offs."""
+        if len(ids) < 2:
+            return
+        rng, pop = self.rng, self.pop
+        tie = CAMPAIGN_TIES[int(rng.choice(len(CAMPAIGN_TIES), p=CAMPAIGN_TIE_SHARES))]
+        if tie == "handoff":
+            # A honeypot per hand-off: an actor both taking over and handing over on
+            # the same one would have persistence or discovery first, depending on times.
+            honeypots = rng.choice(HONEYPOTS, len(ids) - 1, replace=False).tolist()
+            for giver, taker, number in zip(ids, ids[1:], honeypots, strict=False):
+                honeypot = f"decky-{number:02d}"
+                gives = pop.actors[giver].positions
+                takes = pop.actors[taker].positions
+                if not gives or not takes:  # a tiny population cut the actor off
+                    continue
+                g = gives[int(rng.integers(len(gives)))]
+                t = takes[int(rng.integers(len(takes)))]
+                given = pop.last_us[g]
+                taken = given + int(rng.integers(10 * _MINUTE_US, 12 * _HOUR_US))
+                pop.phases.setdefault(g, []).append((honeypot, "persistence", given, given))
+                pop.phases.setdefault(t, []).append((honeypot, "discovery", taken, taken))
+                pop.first_us[t] = min(pop.first_us[t], taken)
+                pop.last_us[t] = max(pop.last_us[t], taken)
+            return
+        item = (("payload", self._hex(32)) if tie == "payload"
+                else ("c2", f"cdn-{self._hex(4)}.top"))
+        for a in ids:
+            positions = pop.actors[a].positions
+            holders = min(len(positions), int(rng.integers(1, 4)))
+            for p in rng.choice(positions, holders, replace=False).tolist():
+                extra[p].append(item)
+
+
+# ---- the measured steps ----
+
+
+def inverted_index(members: Sequence[Member]) -> dict[tuple[str, str], list[int]]:
+    """The baseline: every exact value → its holders, as `graph.shared_values` builds first."""
+    holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, member in enumerate(members):
+        for item in (*member.tools, *member.traces, *member.infrastructure):
+            holders[item].append(index)
+    return holders
+
+
+def build_crews(pop: Population, identities: Partition) -> list[Crew]:
+    """Each identity as the campaign layer sees it, pooled as `stage._crews` does."""
+    roots = sorted(set(identities.group))
+    slot = {root: index for index, root in enumerate(roots)}
+    infrastructure: list[set[tuple[str, str]]] = [set() for _ in roots]
+    keystrokes: list[list[int]] = [[] for _ in roots]
+    window = [(2**63, -(2**63)) for _ in roots]
+    keys = [""] * len(roots)
+    for index, member in enumerate(pop.members):
+        s = slot[identities.group[index]]
+        infrastructure[s].update(member.infrastructure)
+        keystrokes[s].extend(member.keystrokes)
+        window[s] = (min(window[s][0], pop.first_us[index]),
+                     max(window[s][1], pop.last_us[index]))
+        keys[s] = min(keys[s], member.key) if keys[s] else member.key
+    first_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
+    last_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
+    for index, rows in pop.phases.items():
+        s = slot[identities.group[index]]
+        for honeypot, phase, first_us, last_us in rows:
+            known = first_phase[s].get(honeypot)
+            if known is None or (first_us, phase) < (known.time_us, known.phase):
+                first_phase[s][honeypot] = PhaseSpan(phase, first_us)
+            known = last_phase[s].get(honeypot)
+            if known is None or (last_us, phase) > (known.time_us, known.phase):
+                last_phase[s][honeypot] = PhaseSpan(phase, last_us)
+    return [Crew(keys[s], frozenset(infrastructure[s]), first_phase[s], last_phase[s],
+                 tuple(sorted(keystrokes[s])), window[s]) for s in range(len(roots))]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / _MB
+
+
+def _truth(pop: Population, identities: Partition, campaigns: Partition) -> dict[str, int]:
+    """Planted actors and campaigns recovered exactly, split, or merged with others."""
+    group = np.fromiter(identities.group, dtype=np.int64, count=len(identities.group))
+    roots = np.unique(group)
+    campaign_of_root = np.empty(len(group), dtype=np.int64)
+    campaign_of_root[roots] = roots[np.fromiter(campaigns.group, dtype=np.int64,
+                                                count=len(campaigns.group))]
+    campaign = campaign_of_root[group]
+    identity_size = np.bincount(group, minlength=len(group))
+    campaign_size = np.bincount(campaign, minlength=len(group))
+    found = {"actors": len(pop.actors), "actors_exact": 0, "actors_split": 0,
+             "actors_merged": 0, "campaigns": 0, "campaigns_exact": 0}
+    by_campaign: dict[int, list[int]] = defaultdict(list)
+    for actor in pop.actors:
+        if not actor.positions:  # a tiny population cut the actor off
+            found["actors"] -= 1
+            continue
+        positions = np.array(actor.positions, dtype=np.int64)
+        by_campaign[actor.campaign].extend(actor.positions)
+        held = np.unique(group[positions])
+        if len(held) > 1:
+            found["actors_split"] += 1
+        elif identity_size[held[0]] != len(positions):
+            found["actors_merged"] += 1
+        else:
+            found["actors_exact"] += 1
+    for planted in by_campaign.values():
+        if len({pop.actor_of[p] for p in planted}) < 2:
+            continue
+        found["campaigns"] += 1
+        held = np.unique(campaign[np.array(planted, dtype=np.int64)])
+        if len(held) == 1 and campaign_size[held[0]] == len(planted):
+            found["campaigns_exact"] += 1
+    return found
+
+
+def _groups(partition: Partition) -> tuple[int, int]:
+    """(groups, groups of two or more members)."""
+    sizes = np.bincount(np.fromiter(partition.group, dtype=np.int64, count=len(partition.group)))
+    return int(np.count_nonzero(sizes)), int(np.count_nonzero(sizes >= 2))
+
+
+def full_pass(pop: Population) -> dict[str, Any]:
+    """Both layers over ``pop``, timed, with the partitions' counts and the truth check."""
+    started = time.perf_counter()
+    identities = cluster_identities(pop.members)
+    identity_s = time.perf_counter() - started
+    started = time.perf_counter()
+    crews = build_crews(pop, identities)
+    crews_s = time.perf_counter() - started
+    started = time.perf_counter()
+    campaigns = cluster_campaigns(crews)
+    campaign_s = time.perf_counter() - started
+    identity_count, identity_multi = _groups(identities)
+    campaign_count, campaign_multi = _groups(campaigns)
+    return {"identity_s": identity_s, "crews_s": crews_s, "campaigns_s": campaign_s,
+            "total_s": identity_s + crews_s + campaign_s, "identities": identity_count,
+            "identities_multi": identity_multi, "campaigns": campaign_count,
+            "campaigns_multi": campaign_multi, "identity_links": len(identities.links),
+            "truth": _truth(pop, identities, campaigns)}
+
+
+def measure_size(size: int, seed: int, incremental: bool) -> dict[str, Any]:
+    """One size, in this (fresh) process: build, baseline, both layers; then grow and redo."""
+    started = time.perf_counter()
+    builder = PopulationBuilder(seed)
+    pop = builder.build(size)
+    generated_s = time.perf_counter() - started
+    population_rss = _peak_rss_mb()
+    started = time.perf_counter()
+    holders = inverted_index(pop.members)
+    baseline_s = time.perf_counter() - started
+    values = len(holders)
+    pairs = sum(len(h) * (len(h) - 1) // 2 for h in holders.values()
+                if rarity.weight(len(h)) > 0)
+    del holders
+    result: dict[str, Any] = {
+        "size": size, "generated_s": generated_s, "population_rss_mb": population_rss,
+        "scanners": sum(1 for a in pop.actor_of if a < 0), "actors": len(pop.actors),
+        "noise_values": len(pop.noise), "values": values, "candidate_pairs": pairs,
+        "baseline_s": baseline_s, **full_pass(pop)}
+    result["peak_rss_mb"] = _peak_rss_mb()
+    if incremental:
+        added = round(size * GROWTH)
+        pop = builder.grow(added)
+        result["incremental"] = {"added": added, "observations": len(pop.members),
+                                 **full_pass(pop)}
+        result["incremental"]["peak_rss_mb"] = _peak_rss_mb()
+    return result
+
+
+# ---- the SQLite store ----
+
+
+def fill_store(conn: sqlite3.Connection, pop: Population) -> int:
+    """Write the population into the tables `run_pass` reads; returns the rows written."""
+    observations: list[tuple[Any, ...]] = []
+    fingerprints: list[tuple[Any, ...]] = []
+    leaks: list[tuple[Any, ...]] = []
+    payloads: list[tuple[Any, ...]] = []
+    c2: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
+    simhashes: list[tuple[Any, ...]] = []
+    phases: list[tuple[Any, ...]] = []
+    for index, member in enumerate(pop.members):
+        ip, first, last = member.key, pop.first_us[index], pop.last_us[index]
+        observations.append((index + 1, ip, first, last, 1))
+        fingerprints += [(ip, kind, value, 1, 1, first, last) for kind, value in member.tools]
+        for _, iid in member.traces:
+            address = "fe80::" + ":".join(iid[i:i + 4] for i in range(0, 16, 4))
+            leaks.append((ip, address, "eui64", iid[:6], iid, 1, first, last))
+        for kind, value in member.infrastructure:
+            if kind == "payload":
+                payloads.append((ip, value, "download", 1, first, last))
+            elif value in PROBE_HOSTS:
+                c2.append((ip, value, f"tcp://{value}:443", "direct-tcpip", 1, first, last))
+            else:
+                c2.append((ip, value, f"http://{value}/bins.sh", "wget", 1, first, last))
+        for n, simhash in enumerate(member.keystrokes):
+            sid = f"s{index}-{n}"
+            links.append((sid, ip, "decky-00", "ssh", first, 30.0))
+            simhashes.append((sid, f"{simhash:016x}", 60, 80, 0))
+        phases += [(ip, honeypot, phase, 1, first_us, last_us)
+                   for honeypot, phase, first_us, last_us in pop.phases.get(index, ())]
+    tables: list[tuple[str, list[tuple[Any, ...]]]] = [
+        ("INSERT INTO observations (id, ip, first_seen_us, last_seen_us, event_count)"
+         " VALUES (?, ?, ?, ?, ?)", observations),
+        ("INSERT INTO profile_fingerprints (ip, kind, value, version, count, first_seen_us,"
+         " last_seen_us) VALUES (?, ?, ?, ?, ?, ?, ?)", fingerprints),
+        ("INSERT INTO profile_ipv6_leaks (ip, address, kind, oui, iid, count, first_seen_us,"
+         " last_seen_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", leaks),
+        ("INSERT INTO profile_payloads (ip, sha256, source, count, first_seen_us, last_seen_us)"
+         " VALUES (?, ?, ?, ?, ?, ?)", payloads),
+        ("INSERT INTO profile_c2 (ip, host, url, via, count, first_seen_us, last_seen_us)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?)", c2),
+        ("INSERT INTO session_links (sid, ip, honeypot, service, time_us, duration_s)"
+         " VALUES (?, ?, ?, ?, ?, ?)", links),
+        ("INSERT INTO keystroke_simhashes (sid, simhash, digraphs, samples, changed)"
+         " VALUES (?, ?, ?, ?, ?)", simhashes),
+        ("INSERT INTO profile_phases (ip, honeypot, phase, count, first_seen_us, last_seen_us)"
+         " VALUES (?, ?, ?, ?, ?, ?)", phases),
+    ]
+    for sql, rows in tables:
+        conn.executemany(sql, rows)
+    return sum(len(rows) for _, rows in tables)
+
+
+def _timed_pass(conn: sqlite3.Connection) -> float:
+    started = time.perf_counter()
+    run_pass(conn)
+    return time.perf_counter() - started
+
+
+async def _store_pass(size: int, seed: int) -> dict[str, Any]:
+    pop = PopulationBuilder(seed).build(size)
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        store = await Store.open(Path(tmp) / "node.db")
+        try:
+            started = time.perf_counter()
+            rows = await store.write_job(partial(fill_store, pop=pop))
+            fill_s = time.perf_counter() - started
+            del pop
+            rss_before = _peak_rss_mb()
+            passes = []
+            for _ in range(2):
+                started = time.perf_counter()
+                inner = await store.write_job(_timed_pass)
+                passes.append((inner, time.perf_counter() - started))
+            counts = {}
+            for table in ("identities", "campaigns"):
+                found = await store.fetch(
+                    f"SELECT count(*) FROM {table} WHERE merged_into IS NULL")  # noqa: S608
+                counts[table] = int(found[0][0])
+            link_rows = await store.fetch("SELECT count(*) FROM cluster_links")
+        finally:
+            await store.close()
+    return {"size": size, "rows": rows, "fill_s": fill_s, "rss_before_mb": rss_before,
+            "peak_rss_mb": _peak_rss_mb(), "passes": passes, "link_rows": int(link_rows[0][0]),
+            **counts}
+
+
+# ---- the parent: one child per size, then the figures ----
+
+
+def _child(argv: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True,
+                          check=False)
+    if done.returncode:
+        sys.exit(f"bench child {argv} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _check(value: float, target: float) -> str:
+    return "met" if value <= target else "MISSED"
+
+
+def _print_size(r: dict[str, Any]) -> None:
+    truth = r["truth"]
+    actor_addresses = r["size"] - r["scanners"]
+    print(f"\n{r['size']:,} observations: {r['scanners']:,} scanners, {actor_addresses:,}"
+          f" addresses of {r['actors']:,} planted actors ({truth['campaigns']:,} planted"
+          f" campaigns of 2-4), {r['noise_values']:,} mid-frequency values;"
+          f" generated in {r['generated_s']:.1f} s")
+    print(f"  baseline: inverted index alone   {r['baseline_s']:8.2f} s   ({r['values']:,}"
+          f" distinct values, {r['candidate_pairs']:,} candidate pairs from values held by"
+          f" 2..{rarity.COMMON - 1})")
+    _print_pass(r, "  ")
+    print(f"  total/baseline                   {r['total_s'] / r['baseline_s']:8.1f} x")
+    print(f"  peak RSS                         {r['peak_rss_mb']:8,.0f} MB"
+          f"  (population alone {r['population_rss_mb']:,.0f} MB)")
+
+
+def _print_pass(r: dict[str, Any], indent: str) -> None:
+    truth = r["truth"]
+    print(f"{indent}identity layer                   {r['identity_s']:8.2f} s"
+          f"   ({r['identity_links']:,} links used)")
+    print(f"{indent}campaign layer                   {r['crews_s'] + r['campaigns_s']:8.2f} s"
+          f"   (crews {r['crews_s']:.2f} s + cluster_campaigns {r['campaigns_s']:.2f} s)")
+    print(f"{indent}total                            {r['total_s']:8.2f} s")
+    print(f"{indent}identities {r['identities']:,} ({r['identities_multi']:,} of 2+"
+          f" observations); campaigns {r['campaigns']:,} ({r['campaigns_multi']:,} of 2+"
+          f" identities)")
+    print(f"{indent}planted actors recovered exactly {truth['actors_exact']:,} /"
+          f" {truth['actors']:,} (split {truth['actors_split']:,}, merged with others"
+          f" {truth['actors_merged']:,}); planted campaigns exactly"
+          f" {truth['campaigns_exact']:,} / {truth['campaigns']:,}")
+
+
+def _print_store(s: dict[str, Any], in_memory: dict[str, Any] | None) -> None:
+    (first_in, first_wall), (second_in, second_wall) = s["passes"]
+    print(f"\nrun_pass on a SQLite store of {s['size']:,} observations ({s['rows']:,} rows"
+          f" filled in {s['fill_s']:.1f} s):")
+    print(f"  first pass (writes every row)    {first_in:8.2f} s   (with commit"
+          f" {first_wall:.2f} s)")
+    print(f"  second pass (nothing changed)    {second_in:8.2f} s   (with commit"
+          f" {second_wall:.2f} s)")
+    if in_memory is not None:
+        rest = first_in - in_memory["total_s"]
+        print(f"  in-memory layers at this size    {in_memory['total_s']:8.2f} s   so SQL"
+              f" reads, Members and writes ~{rest:.2f} s of the first pass")
+    compare = "" if in_memory is None else (f" (in memory: {in_memory['identities']:,} and"
+                                            f" {in_memory['campaigns']:,})")
+    print(f"  store: {s['identities']:,} identities, {s['campaigns']:,} campaigns{compare},"
+          f" {s['link_rows']:,} cluster_links rows")
+    print(f"  peak RSS {s['peak_rss_mb']:,.0f} MB (population and filled store before the"
+          f" passes {s['rss_before_mb']:,.0f} MB)")
+
+
+def _print_targets(results: dict[int, dict[str, Any]]) -> None:
+    print("\ntargets:")
+    million, hundred_k = results.get(1_000_000), results.get(100_000)
+    rows: list[tuple[str, str, str]] = []
+    if million is not None:
+        rows.append(("total at 1,000,000", f"{million['total_s']:.2f} s",
+                     f"target <= {TARGET_1M_S:g} s  {_check(million['total_s'], TARGET_1M_S)}"))
+    if million is not None and hundred_k is not None:
+        growth = million["total_s"] / hundred_k["total_s"]
+        rows.append(("growth t(1M)/t(100k)", f"{growth:.2f}",
+                     f"target <= {TARGET_GROWTH:g}  {_check(growth, TARGET_GROWTH)}"))
+    for size, r in sorted(results.items()):
+        rows.append((f"peak RSS at {size:,}", f"{r['peak_rss_mb']:,.0f} MB",
+                     f"target <= {TARGET_RSS_MB:,} MB"
+                     f"  {_check(r['peak_rss_mb'], TARGET_RSS_MB)}"))
+    largest = results[max(results)]
+    inc = largest.get("incremental")
+    if inc is not None:
+        target = (f"target <= {TARGET_INCREMENTAL_S:g} s at 1M"
+                  f"  {_check(inc['total_s'], TARGET_INCREMENTAL_S)}"
+                  if largest["size"] == 1_000_000 else "(target is at 1M)")
+        rows.append((f"'incremental' at {largest['size']:,}", f"{inc['total_s']:.2f} s",
+                     target + "  -- a FULL pass: no incremental pass exists yet"))
+    rows.append((f"total/baseline at {largest['size']:,}",
+                 f"{largest['total_s'] / largest['baseline_s']:.1f} x", ""))
+    if million is None:
+        rows.append(("(1M targets)", "not measured", "1000000 not in --sizes"))
+    for label, value, target in rows:
+        print(f"  {label:<26}{value:>12}   {target}".rstrip())
+
+
+def run_benchmark(sizes: Sequence[int], seed: int, store_size: int) -> None:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"bench/cluster.py: {os.cpu_count()} CPUs, load avg {load} (before), Python"
+          f" {platform.python_version()}, SQLite {sqlite3.sqlite_version}; seed {seed};"
+          f" each size in a fresh process", flush=True)
+    results: dict[int, dict[str, Any]] = {}
+    for size in sorted(sizes):
+        argv = ["--child", str(size), "--seed", str(seed)]
+        if size == max(sizes):
+            argv.append("--incremental")
+        results[size] = _child(argv)
+        _print_size(results[size])
+        inc = results[size].get("incremental")
+        if inc is not None:
+            print(f"  after adding {inc['added']:,} new observations (1%): a FULL pass over"
+                  f" {inc['observations']:,} (no incremental pass exists yet)")
+            _print_pass(inc, "    ")
+            print(f"    peak RSS so far                {inc['peak_rss_mb']:8,.0f} MB")
+        sys.stdout.flush()
+    if store_size > 0:
+        _print_store(_child(["--store-child", str(store_size), "--seed", str(seed)]),
+                     results.get(store_size))
+    _print_targets(results)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                        help="comma-separated population sizes")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--store-size", type=int, default=DEFAULT_STORE_SIZE,
+                        help="observations in the SQLite run_pass measurement (0: skip)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--incremental", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--store-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(measure_size(args.child, args.seed, args.incremental)))
+        return
+    if args.store_child is not None:
+        print(json.dumps(asyncio.run(_store_pass(args.store_child, args.seed))))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    run_benchmark(sizes, args.seed, args.store_size)
+
+
+if __name__ == "__main__":
+    main()
