@@ -8,8 +8,9 @@ Two identities link when
   the crews that share it, whatever their tools;
 - one hands over to the other: its last phase on a honeypot is
   command-and-control or persistence, and the other's first phase on the
-  same honeypot is discovery or lateral movement, 0 to `HANDOFF_S` later
-  (weighed down when other identities could as well have given or taken it);
+  same honeypot is discovery or lateral movement, 0 to `HANDOFF_S` later:
+  half a link per honeypot (`HANDOFF_WEIGHT`), less when other identities
+  could as well have given or taken it;
 - their sessions' keystroke SimHashes are near (the identity layer's
   distance) and their activity windows overlap.
 
@@ -40,6 +41,10 @@ from node.cluster.graph import (
 
 #: Longest gap from one identity's hand-over phase to the other's first phase.
 HANDOFF_S = 24 * 3600
+#: What one unambiguous hand-over on one honeypot weighs: half a link. Two crews
+#: working the same honeypots hand over by coincidence (our shared_honeypots
+#: scenario did, 15 h apart), so it takes a second hand-over or other evidence.
+HANDOFF_WEIGHT = 0.5
 HANDS_OVER = frozenset({"command_and_control", "persistence"})
 TAKES_OVER = frozenset({"discovery", "lateral_movement"})
 
@@ -67,9 +72,11 @@ class Crew:
 def cluster_campaigns(crews: Sequence[Crew]) -> Partition:
     """Partition identities into campaigns (see the module docstring for the rule)."""
     evidence = shared_values([c.infrastructure for c in crews],
-                             [bool(c.keystrokes or c.last_phase) for c in crews])
-    for pair, (detail, rivals) in _handoffs(crews).items():
-        evidence[pair].append(Evidence("handoff", detail, rivals + 1, 1.0 / (rivals + 1)))
+                             [bool(c.keystrokes or c.first_phase or c.last_phase) for c in crews])
+    for pair, handovers in _handoffs(crews).items():
+        weight = min(1.0, sum(HANDOFF_WEIGHT / (rivals + 1) for _, rivals in handovers))
+        evidence[pair].append(Evidence("handoff", "; ".join(d for d, _ in handovers),
+                                       len(handovers), weight))
     for (a, b), distance in keystroke_pairs([c.keystrokes for c in crews]).items():
         if _overlap(crews[a].window_us, crews[b].window_us):
             evidence[(a, b)].append(Evidence("keystroke", f"distance {distance},"
@@ -82,15 +89,15 @@ def cluster_campaigns(crews: Sequence[Crew]) -> Partition:
     return join([c.key for c in crews], links)
 
 
-def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], tuple[str, int]]:
+def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], list[tuple[str, int]]]:
     """Pairs where one crew's hand-over phase on a honeypot precedes the other's take-over.
 
-    With the detail, how many rivals the hand-over had: other crews that could
-    equally have given or taken it on that honeypot in the same window. A
-    hand-over with ``r`` rivals weighs 1/(r+1): an unambiguous one links alone,
-    while on a busy honeypot coincidences do not (the 1M-observation bench
-    merged 13 of 638 planted campaigns through coincidental hand-overs at a
-    flat weight).
+    Per pair, each honeypot's hand-over with how many rivals it had: other
+    crews that could equally have given or taken it on that honeypot in the
+    same window. A hand-over with ``r`` rivals weighs `HANDOFF_WEIGHT`/(r+1),
+    so on a busy honeypot coincidences count for little (the 1M-observation
+    bench merged 13 of 638 planted campaigns through coincidental hand-overs
+    at a flat weight of 1).
     """
     givers: dict[str, list[tuple[int, int]]] = defaultdict(list)  # honeypot → (time, crew)
     takers: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -116,15 +123,13 @@ def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], tuple[str, int]]:
     for honeypot, giver, taker, _gap in matches:
         takers_of[(honeypot, giver)] += 1
         givers_of[(honeypot, taker)] += 1
-    found: dict[tuple[int, int], tuple[str, int]] = {}
+    found: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
     for honeypot, giver, taker, gap in sorted(matches):
         rivals = max(takers_of[(honeypot, giver)], givers_of[(honeypot, taker)]) - 1
         pair = (min(giver, taker), max(giver, taker))
-        detail = (f"{crews[giver].last_phase[honeypot].phase} →"
-                  f" {crews[taker].first_phase[honeypot].phase} on {honeypot},"
-                  f" {gap // 60_000_000} min later")
-        if pair not in found or rivals < found[pair][1]:
-            found[pair] = (detail, rivals)
+        found[pair].append((f"{crews[giver].last_phase[honeypot].phase} →"
+                            f" {crews[taker].first_phase[honeypot].phase} on {honeypot},"
+                            f" {gap // 60_000_000} min later", rivals))
     return found
 
 

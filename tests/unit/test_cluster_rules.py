@@ -131,19 +131,33 @@ def test_campaigns_link_on_rare_shared_infrastructure_across_tools() -> None:
         {frozenset({"198.18.10.1", "198.18.10.2"}), frozenset({"198.18.10.3"})}
 
 
-def test_a_phase_handoff_within_a_day_links_campaigns_and_a_later_one_does_not() -> None:
+def test_phase_handoffs_within_a_day_link_campaigns_and_later_ones_do_not() -> None:
     t = 1_000 * _HOUR_US
 
-    def crews(gap_us: int) -> list[Crew]:
-        giver = Crew("198.18.11.1", last_phase={"web-02": PhaseSpan("persistence", t)},
-                     first_phase={"web-02": PhaseSpan("exploitation", t - _HOUR_US)})
-        taker = Crew("198.18.11.2", first_phase={"web-02": PhaseSpan("discovery", t + gap_us)},
-                     last_phase={"web-02": PhaseSpan("collection", t + gap_us + _HOUR_US)})
+    def crews(gap_us: int, honeypots: tuple[str, ...] = ("web-02", "db-01")) -> list[Crew]:
+        giver = Crew("198.18.11.1", last_phase={h: PhaseSpan("persistence", t) for h in honeypots},
+                     first_phase={h: PhaseSpan("exploitation", t - _HOUR_US) for h in honeypots})
+        taker = Crew("198.18.11.2",
+                     first_phase={h: PhaseSpan("discovery", t + gap_us) for h in honeypots},
+                     last_phase={h: PhaseSpan("collection", t + gap_us + _HOUR_US)
+                                 for h in honeypots})
         return [giver, taker]
 
-    assert len(set(cluster_campaigns(crews(3 * _HOUR_US)).group)) == 1
+    assert len(set(cluster_campaigns(crews(3 * _HOUR_US)).group)) == 1  # on two honeypots
+    assert len(set(cluster_campaigns(crews(3 * _HOUR_US, ("web-02",))).group)) == 2  # one alone
     assert len(set(cluster_campaigns(crews(HANDOFF_S * 1_000_000 + 1)).group)) == 2
     assert len(set(cluster_campaigns(crews(-_HOUR_US)).group)) == 2  # before the hand-over
+
+
+def test_a_handoff_and_a_moderately_rare_shared_host_link_together() -> None:
+    t = 1_000 * _HOUR_US
+    host = frozenset({("c2", "cdn.crew.net")})
+    giver = Crew("198.18.14.1", host, last_phase={"web-02": PhaseSpan("persistence", t)})
+    taker = Crew("198.18.14.2", host, first_phase={"web-02": PhaseSpan("discovery", t + 5)})
+    others = [Crew(f"198.18.14.{i}", host) for i in range(3, 40)]  # the host: 39 holders, 0.7
+    partition = cluster_campaigns([giver, taker, *others])
+    assert partition.group[0] == partition.group[1]
+    assert len(set(partition.group)) == 38
 
 
 def test_a_handoff_with_rivals_on_a_busy_honeypot_does_not_link_alone() -> None:
