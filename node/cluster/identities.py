@@ -6,7 +6,7 @@ Two observations link when what they share weighs at least `rarity.LINK`:
   over IPv6, payload hashes and C2 hosts, each weighted by how many
   observations have it (`node.cluster.rarity`);
 - keystroke SimHashes of sessions with at least `MIN_KEYSTROKE_SAMPLES`
-  timing samples within `KEYSTROKE_DISTANCE` bits: one such pair links.
+  timing samples within `graph.KEYSTROKE_DISTANCE` bits: one such pair links.
 
 **Veto.** When both sides have a fingerprint of some tool kind and, for every
 such comparable kind, their values differ, infrastructure (payload, C2) does
@@ -41,7 +41,10 @@ from node.cluster.graph import (
 
 #: Client tool fingerprint kinds: evidence, and comparable for the veto.
 TOOL_KINDS = ("ja3", "ja4", "ja4h", "hassh")
-#: Timing samples (digraphs) a session needs before its SimHash means anything.
+#: Timing samples (digraphs) a session needs before its SimHash links anything:
+#: twice the profiler's own floor (20). Two typed commands give a median of
+#: ~45 samples (bench/keystrokes.py); a session below it typed too little to
+#: tell hands apart on real, noisier typing than the simulator's.
 MIN_KEYSTROKE_SAMPLES = 40
 _INFRASTRUCTURE = frozenset({"payload", "c2"})
 
