@@ -110,7 +110,11 @@ _NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
 _NO_SIMHASH = "0" * 16
 
 def _attacker(ip: str) -> str:
-    """SQL for who an address is: its identity once clustered, else the address itself."""
+    """SQL for who an address is: its identity once clustered, else the address itself.
+
+    ``ip`` must be qualified (``p.ip``): a bare name would resolve to the
+    subquery's own ``observations.ip``.
+    """
     return (f"coalesce((SELECT coalesce(i.merged_into, i.id) FROM observations AS o"  # noqa: S608
             f" JOIN identities AS i ON i.id = o.id WHERE o.ip = {ip}), 'ip:' || {ip})")
 
@@ -118,16 +122,16 @@ def _attacker(ip: str) -> str:
 #: Per value: sightings, distinct attackers (identities; addresses not yet
 #: clustered count as their own), first and last seen; only values passing the thresholds.
 _SMTP_TARGETS_SQL = f"""
-SELECT domain, sum(count), count(DISTINCT {_attacker("ip")}), min(first_seen_us),
+SELECT domain, sum(count), count(DISTINCT {_attacker("p.ip")}), min(first_seen_us),
        max(last_seen_us)
-FROM profile_smtp_targets GROUP BY domain
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+FROM profile_smtp_targets AS p GROUP BY domain
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
 """  # noqa: S608 - constant SQL
 _FINGERPRINTS_SQL = f"""
-SELECT kind, value, sum(count), count(DISTINCT {_attacker("ip")}), min(first_seen_us),
+SELECT kind, value, sum(count), count(DISTINCT {_attacker("p.ip")}), min(first_seen_us),
        max(last_seen_us)
-FROM profile_fingerprints GROUP BY kind, value
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+FROM profile_fingerprints AS p GROUP BY kind, value
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
 """  # noqa: S608
 #: A keystroke SimHash is one session's; its attacker is the session's source
 #: (a session not linked to one counts as an attacker of its own).
@@ -139,9 +143,9 @@ WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
 HAVING count(*) >= ? AND count(DISTINCT {_SESSION_ATTACKER}) >= ?
 """  # noqa: S608
 _MAIL_SIMHASHES_SQL = f"""
-SELECT simhash, sum(count), count(DISTINCT {_attacker("ip")}) FROM profile_mail_simhashes
+SELECT simhash, sum(count), count(DISTINCT {_attacker("p.ip")}) FROM profile_mail_simhashes AS p
 WHERE simhash != '0000000000000000' GROUP BY simhash
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("ip")}) >= ?
+HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
 """  # noqa: S608
 
 
@@ -218,8 +222,8 @@ class StoreQuery:
         if normalised is None:
             return _NEVER_SEEN
         return await self._seen(
-            f"SELECT sum(count), count(DISTINCT {_attacker('ip')}), min(first_seen_us),"  # noqa: S608
-            " max(last_seen_us) FROM profile_smtp_targets WHERE domain = ?", (normalised,))
+            f"SELECT sum(count), count(DISTINCT {_attacker('p.ip')}), min(first_seen_us),"  # noqa: S608
+            " max(last_seen_us) FROM profile_smtp_targets AS p WHERE domain = ?", (normalised,))
 
     async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
         """This node's own aggregate for one fingerprint (the local CLI; no thresholds)."""
@@ -227,8 +231,8 @@ class StoreQuery:
         if checked is None:
             return _NEVER_SEEN
         return await self._seen(
-            f"SELECT sum(count), count(DISTINCT {_attacker('ip')}), min(first_seen_us),"  # noqa: S608
-            " max(last_seen_us) FROM profile_fingerprints WHERE kind = ? AND value = ?",
+            f"SELECT sum(count), count(DISTINCT {_attacker('p.ip')}), min(first_seen_us),"  # noqa: S608
+            " max(last_seen_us) FROM profile_fingerprints AS p WHERE kind = ? AND value = ?",
             (kind, checked))
 
     async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
