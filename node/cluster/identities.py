@@ -24,7 +24,7 @@ the evidence alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from node.cluster import rarity
@@ -66,10 +66,15 @@ class Member:
     keystrokes: tuple[int, ...] = ()
 
 
-def cluster_identities(members: Sequence[Member]) -> Partition:
-    """Partition ``members`` into identities (see the module docstring for the rule)."""
+def cluster_identities(members: Sequence[Member],
+                       holders_of: Callable[[tuple[str, str]], int] | None = None) -> Partition:
+    """Partition ``members`` into identities (see the module docstring for the rule).
+
+    ``holders_of`` gives a value's holders in the whole population when
+    ``members`` is part of it (see `graph.shared_values`).
+    """
     pairs = shared_values([(*m.tools, *m.traces, *m.infrastructure) for m in members],
-                          [bool(m.keystrokes) for m in members])
+                          [bool(m.keystrokes) for m in members], holders_of)
     for pair, distance in keystroke_pairs([m.keystrokes for m in members]).items():
         pairs[pair].append(Evidence("keystroke", f"distance {distance}", 2, 1.0))
     tools: dict[int, dict[str, set[str]]] = {}

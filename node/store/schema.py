@@ -235,7 +235,9 @@ CREATE TABLE cluster_links (
     score REAL NOT NULL, signal TEXT NOT NULL, value TEXT NOT NULL, df INTEGER NOT NULL,
     weight REAL NOT NULL
 );
-CREATE INDEX cluster_links_by_root ON cluster_links (layer, root)
+CREATE INDEX cluster_links_by_root ON cluster_links (layer, root);
+CREATE INDEX cluster_links_by_value ON cluster_links (signal, value);
+CREATE INDEX profile_ipv6_leaks_by_iid ON profile_ipv6_leaks (iid)
 """
 
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4,

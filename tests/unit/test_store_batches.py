@@ -186,6 +186,7 @@ async def test_a_schema_v4_store_keeps_its_marks_and_gets_observation_ids(
             DROP TABLE identities;
             DROP TABLE campaigns;
             DROP TABLE cluster_links;
+            DROP INDEX profile_ipv6_leaks_by_iid;
             DROP TABLE derived_marks;
             CREATE TABLE store_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT INTO store_marks VALUES ('observation_sets', 2);

@@ -1,0 +1,96 @@
+"""What clustering reads from the profile tables: every observation's signals at once
+(a full pass), or one address's and one value's holders at a time through the
+tables' indexes (an incremental pass), cached for the pass."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+
+from node.cluster.identities import MIN_KEYSTROKE_SAMPLES, TOOL_KINDS, Member
+from node.profile.ipv6 import EUI64
+
+_KINDS = ", ".join(repr(k) for k in TOOL_KINDS)
+_ALL = {
+    "tools": f"SELECT ip, kind, value FROM profile_fingerprints WHERE kind IN ({_KINDS})",  # noqa: S608
+    "traces": f"SELECT ip, 'eui64', iid FROM profile_ipv6_leaks"  # noqa: S608
+              f" WHERE kind = '{EUI64}' AND iid IS NOT NULL",
+    "payloads": "SELECT ip, 'payload', sha256 FROM profile_payloads",
+    "c2": "SELECT ip, 'c2', host FROM profile_c2",
+}
+_OF_IP = {name: sql.replace(" WHERE ", " WHERE ip = ?1 AND ") if " WHERE " in sql
+          else sql + " WHERE ip = ?1" for name, sql in _ALL.items()}
+_HOLDERS = {
+    "eui64": f"SELECT DISTINCT ip FROM profile_ipv6_leaks WHERE kind = '{EUI64}'"  # noqa: S608
+             " AND iid = ?2",
+    "payload": "SELECT DISTINCT ip FROM profile_payloads WHERE sha256 = ?2",
+    "c2": "SELECT DISTINCT ip FROM profile_c2 WHERE host = ?2",
+}
+_TOOL_HOLDERS = "SELECT ip FROM profile_fingerprints WHERE kind = ?1 AND value = ?2"
+_KEYSTROKES = """
+SELECT l.ip, k.simhash FROM keystroke_simhashes AS k JOIN session_links AS l USING (sid)
+WHERE k.samples >= ? AND k.simhash != '0000000000000000'
+"""
+
+
+class Features:
+    """Observations' signals for one pass, read lazily and kept."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._members: dict[str, Member] = {}
+        self._holders: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.keystrokes: dict[str, tuple[int, ...]] = _keystrokes(conn)
+
+    def load_all(self, ips: Iterable[str]) -> list[Member]:
+        """Every observation's member, from one scan per table (a full pass)."""
+        found: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
+        for name, sql in _ALL.items():
+            for ip, signal, value in self._conn.execute(sql):
+                found[ip][name].add((signal, value))
+        members = []
+        for ip in ips:
+            sets = found.get(ip, {})
+            member = self._member(ip, sets)
+            self._members[ip] = member
+            members.append(member)
+        return members
+
+    def of(self, ip: str) -> Member:
+        """One address's member."""
+        member = self._members.get(ip)
+        if member is None:
+            sets = {name: {(signal, value) for _, signal, value
+                           in self._conn.execute(sql, (ip,))} for name, sql in _OF_IP.items()}
+            member = self._members[ip] = self._member(ip, sets)
+        return member
+
+    def holders(self, item: tuple[str, str]) -> tuple[str, ...]:
+        """Every address that has this value."""
+        found = self._holders.get(item)
+        if found is None:
+            signal, value = item
+            sql = _HOLDERS.get(signal, _TOOL_HOLDERS)
+            found = self._holders[item] = tuple(
+                row[0] for row in self._conn.execute(sql, (signal, value)))
+        return found
+
+    def holder_count(self, item: tuple[str, str]) -> int:
+        return len(self.holders(item))
+
+    def _member(self, ip: str, sets: dict[str, set[tuple[str, str]]]) -> Member:
+        empty: frozenset[tuple[str, str]] = frozenset()
+        infrastructure = sets.get("payloads", set()) | sets.get("c2", set())
+        return Member(ip, frozenset(sets["tools"]) if sets.get("tools") else empty,
+                      frozenset(sets["traces"]) if sets.get("traces") else empty,
+                      frozenset(infrastructure) if infrastructure else empty,
+                      self.keystrokes.get(ip, ()))
+
+
+def _keystrokes(conn: sqlite3.Connection) -> dict[str, tuple[int, ...]]:
+    """Address → SimHashes of its sessions with enough samples (few: typed sessions only)."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for ip, simhash in conn.execute(_KEYSTROKES, (MIN_KEYSTROKE_SAMPLES,)):
+        found[ip].append(int(simhash, 16))
+    return {ip: tuple(sorted(values)) for ip, values in found.items()}
