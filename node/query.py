@@ -109,43 +109,49 @@ SIMHASH_KINDS = frozenset({"keystroke", "mail_body"})
 _NEVER_SEEN = SeenAggregate(False, 0, 0, None, None)
 _NO_SIMHASH = "0" * 16
 
-def _attacker(ip: str) -> str:
-    """SQL for who an address is: its identity once clustered, else the address itself.
-
-    ``ip`` must be qualified (``p.ip``): a bare name would resolve to the
-    subquery's own ``observations.ip``.
-    """
-    return (f"coalesce((SELECT coalesce(i.merged_into, i.id) FROM observations AS o"  # noqa: S608
-            f" JOIN identities AS i ON i.id = o.id WHERE o.ip = {ip}), 'ip:' || {ip})")
-
+#: Who each profile row ``p`` is from: its identity once clustered, else its address.
+#: (Joins, not a correlated subquery: 1.24 s against 1.76 s over 400k fingerprint rows.)
+_BY_IDENTITY = ("LEFT JOIN observations AS o ON o.ip = p.ip"
+                " LEFT JOIN identities AS i ON i.id = o.id")
+_ATTACKER = "coalesce(i.merged_into, i.id, 'ip:' || p.ip)"
 
 #: Per value: sightings, distinct attackers (identities; addresses not yet
 #: clustered count as their own), first and last seen; only values passing the thresholds.
 _SMTP_TARGETS_SQL = f"""
-SELECT domain, sum(count), count(DISTINCT {_attacker("p.ip")}), min(first_seen_us),
-       max(last_seen_us)
-FROM profile_smtp_targets AS p GROUP BY domain
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
+SELECT p.domain, sum(p.count), count(DISTINCT {_ATTACKER}) AS attackers,
+       min(p.first_seen_us), max(p.last_seen_us)
+FROM profile_smtp_targets AS p {_BY_IDENTITY} GROUP BY p.domain
+HAVING sum(p.count) >= ? AND attackers >= ?
 """  # noqa: S608 - constant SQL
 _FINGERPRINTS_SQL = f"""
-SELECT kind, value, sum(count), count(DISTINCT {_attacker("p.ip")}), min(first_seen_us),
-       max(last_seen_us)
-FROM profile_fingerprints AS p GROUP BY kind, value
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
+SELECT p.kind, p.value, sum(p.count), count(DISTINCT {_ATTACKER}) AS attackers,
+       min(p.first_seen_us), max(p.last_seen_us)
+FROM profile_fingerprints AS p {_BY_IDENTITY} GROUP BY p.kind, p.value
+HAVING sum(p.count) >= ? AND attackers >= ?
 """  # noqa: S608
 #: A keystroke SimHash is one session's; its attacker is the session's source
 #: (a session not linked to one counts as an attacker of its own).
-_SESSION_ATTACKER = f"coalesce({_attacker('s.ip')}, 'sid:' || k.sid)"
-_KEYSTROKE_SIMHASHES_SQL = f"""
-SELECT k.simhash, count(*), count(DISTINCT {_SESSION_ATTACKER})
-FROM keystroke_simhashes k LEFT JOIN session_links s USING (sid)
+_KEYSTROKE_SIMHASHES_SQL = """
+SELECT k.simhash, count(*),
+       count(DISTINCT coalesce(i.merged_into, i.id, 'ip:' || p.ip, 'sid:' || k.sid)) AS attackers
+FROM keystroke_simhashes AS k LEFT JOIN session_links AS p USING (sid)
+LEFT JOIN observations AS o ON o.ip = p.ip LEFT JOIN identities AS i ON i.id = o.id
 WHERE k.simhash != '0000000000000000' GROUP BY k.simhash
-HAVING count(*) >= ? AND count(DISTINCT {_SESSION_ATTACKER}) >= ?
-"""  # noqa: S608
+HAVING count(*) >= ? AND attackers >= ?
+"""
 _MAIL_SIMHASHES_SQL = f"""
-SELECT simhash, sum(count), count(DISTINCT {_attacker("p.ip")}) FROM profile_mail_simhashes AS p
-WHERE simhash != '0000000000000000' GROUP BY simhash
-HAVING sum(count) >= ? AND count(DISTINCT {_attacker("p.ip")}) >= ?
+SELECT p.simhash, sum(p.count), count(DISTINCT {_ATTACKER}) AS attackers
+FROM profile_mail_simhashes AS p {_BY_IDENTITY}
+WHERE p.simhash != '0000000000000000' GROUP BY p.simhash
+HAVING sum(p.count) >= ? AND attackers >= ?
+"""  # noqa: S608
+_ONE_SMTP_TARGET = f"""
+SELECT sum(p.count), count(DISTINCT {_ATTACKER}), min(p.first_seen_us), max(p.last_seen_us)
+FROM profile_smtp_targets AS p {_BY_IDENTITY} WHERE p.domain = ?
+"""  # noqa: S608
+_ONE_FINGERPRINT = f"""
+SELECT sum(p.count), count(DISTINCT {_ATTACKER}), min(p.first_seen_us), max(p.last_seen_us)
+FROM profile_fingerprints AS p {_BY_IDENTITY} WHERE p.kind = ? AND p.value = ?
 """  # noqa: S608
 
 
@@ -221,19 +227,14 @@ class StoreQuery:
         normalised = smtp_question(domain)
         if normalised is None:
             return _NEVER_SEEN
-        return await self._seen(
-            f"SELECT sum(count), count(DISTINCT {_attacker('p.ip')}), min(first_seen_us),"  # noqa: S608
-            " max(last_seen_us) FROM profile_smtp_targets AS p WHERE domain = ?", (normalised,))
+        return await self._seen(_ONE_SMTP_TARGET, (normalised,))
 
     async def fingerprint(self, kind: str, value: str) -> SeenAggregate:
         """This node's own aggregate for one fingerprint (the local CLI; no thresholds)."""
         checked = fingerprint_question(kind, value)
         if checked is None:
             return _NEVER_SEEN
-        return await self._seen(
-            f"SELECT sum(count), count(DISTINCT {_attacker('p.ip')}), min(first_seen_us),"  # noqa: S608
-            " max(last_seen_us) FROM profile_fingerprints AS p WHERE kind = ? AND value = ?",
-            (kind, checked))
+        return await self._seen(_ONE_FINGERPRINT, (kind, checked))
 
     async def simhash_near(self, kind: str, simhash: int, max_distance: int) -> NearAggregate:
         """This node's own SimHashes near a probe (the local CLI; no thresholds)."""

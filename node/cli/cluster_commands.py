@@ -37,7 +37,18 @@ def register_cluster_commands(add: CommandAdder) -> None:
     for name, handler, what in (("identity", cmd_identity, "an identity"),
                                 ("campaign", cmd_campaign, "a campaign")):
         detail = add(name, handler, f"show {what}: members, signals and why they are linked")
-        detail.add_argument("id", type=int, metavar="ID")
+        detail.add_argument("id", type=_group_id, metavar="ID")
+
+
+def _group_id(text: str) -> int:
+    """An identity or campaign id: a positive 63-bit integer (SQLite's range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a positive integer)") from None
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text} is not an id (a positive integer)")
+    return value
 
 
 async def cmd_cluster(args: argparse.Namespace) -> int:

@@ -45,6 +45,10 @@ HANDOFF_S = 24 * 3600
 #: working the same honeypots hand over by coincidence (our shared_honeypots
 #: scenario did, 15 h apart), so it takes a second hand-over or other evidence.
 HANDOFF_WEIGHT = 0.5
+#: A hand-over with more possible givers or takers than this is not considered:
+#: it would weigh under 0.03, and a honeypot where thousands of bots run
+#: `uname` after others' `wget` would otherwise make millions of pairs.
+MAX_RIVALS = 16
 HANDS_OVER = frozenset({"command_and_control", "persistence"})
 TAKES_OVER = frozenset({"discovery", "lateral_movement"})
 
@@ -113,11 +117,17 @@ def _handoffs(crews: Sequence[Crew]) -> dict[tuple[int, int], list[tuple[str, in
     for honeypot, gives in givers.items():
         takes = sorted(takers.get(honeypot, ()))
         times = [t for t, _ in takes]
+        gives_at = sorted(t for t, _ in gives)
         for given_us, giver in gives:
             start = bisect.bisect_left(times, given_us)
             end = bisect.bisect_right(times, given_us + window)
-            matches.extend((honeypot, giver, taker, taken_us - given_us)
-                           for taken_us, taker in takes[start:end] if taker != giver)
+            if end - start > MAX_RIVALS:
+                continue  # a busy honeypot: none of these could weigh anything
+            for taken_us, taker in takes[start:end]:
+                rivals = (bisect.bisect_right(gives_at, taken_us)
+                          - bisect.bisect_left(gives_at, taken_us - window))
+                if taker != giver and rivals <= MAX_RIVALS:
+                    matches.append((honeypot, giver, taker, taken_us - given_us))
     takers_of: dict[tuple[str, int], int] = defaultdict(int)
     givers_of: dict[tuple[str, int], int] = defaultdict(int)
     for honeypot, giver, taker, _gap in matches:

@@ -8,6 +8,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 
+from node.cluster import rarity
 from node.cluster.identities import MIN_KEYSTROKE_SAMPLES, TOOL_KINDS, Member
 from node.profile.ipv6 import EUI64
 
@@ -41,6 +42,7 @@ class Features:
         self._conn = conn
         self._members: dict[str, Member] = {}
         self._holders: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._counts: dict[tuple[str, str], int] = {}
         self.keystrokes: dict[str, tuple[int, ...]] = _keystrokes(conn)
 
     def load_all(self, ips: Iterable[str]) -> list[Member]:
@@ -77,7 +79,19 @@ class Features:
         return found
 
     def holder_count(self, item: tuple[str, str]) -> int:
-        return len(self.holders(item))
+        """How many addresses have this value, counted no further than `rarity.COMMON`
+        (past it a value weighs nothing; a stock client may have a million holders)."""
+        found = self._holders.get(item)
+        if found is not None:
+            return len(found)
+        count = self._counts.get(item)
+        if count is None:
+            signal, value = item
+            sql = _HOLDERS.get(signal, _TOOL_HOLDERS)
+            count = self._counts[item] = self._conn.execute(
+                f"SELECT count(*) FROM ({sql} LIMIT ?3)",  # noqa: S608 - constant SQL
+                (signal, value, rarity.COMMON)).fetchone()[0]
+        return count
 
     def _member(self, ip: str, sets: dict[str, set[tuple[str, str]]]) -> Member:
         empty: frozenset[tuple[str, str]] = frozenset()

@@ -69,7 +69,8 @@ WHERE coalesce(i.merged_into, i.id) IN (
 class ClusterStage:
     """Identities and campaigns of every observation (a derived stage).
 
-    ``step``: during an ingest it runs every 200k events and at the end.
+    ``step``: during an ingest it runs every 200k events (with the stages it
+    reads) and at the end, each time over everything not yet clustered.
     """
 
     after: tuple[str, ...]
@@ -81,8 +82,11 @@ class ClusterStage:
         return lag
 
     def catch_up(self, conn: sqlite3.Connection, span: Span) -> int:
-        run_pass(conn, None if span.start == 0 else span, self.full_pass_share)
-        return span.end
+        """One pass over everything up to the limit: the features are derived that far,
+        and one pass over a long span costs less than one per step."""
+        whole = Span(span.start, span.limit, span.limit)
+        run_pass(conn, None if span.start == 0 else whole, self.full_pass_share)
+        return span.limit
 
 
 def run_pass(conn: sqlite3.Connection, span: Span | None = None,

@@ -20,14 +20,23 @@ class TruthFileError(CommandError):
     """A truth file that cannot be used."""
 
 
+#: Largest truth file read (a million observations take about 80 MB).
+MAX_TRUTH_BYTES = 256 * 1024 * 1024
+
+
 def load_truth(path: Path) -> dict[str, dict[str, str]]:
     """Level (``identity``, ``campaign``) → {observation address: its true label}."""
     try:
-        document = json.loads(path.read_bytes())
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_TRUTH_BYTES + 1)
     except OSError as exc:
         raise TruthFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TruthFileError(f"{path} is not JSON ({exc})") from None
+    if len(raw) > MAX_TRUTH_BYTES:
+        raise TruthFileError(f"{path} is larger than {MAX_TRUTH_BYTES // 2**20} MiB")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise TruthFileError(f"{path} is not JSON ({str(exc)[:120]})") from None
     if not isinstance(document, dict) or document.get("schema_version") not in TRUTH_VERSIONS:
         raise TruthFileError(f"{path}: not a truth file of version"
                              f" {', '.join(map(str, sorted(TRUTH_VERSIONS)))}")

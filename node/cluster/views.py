@@ -31,12 +31,12 @@ GROUP BY campaign ORDER BY count(*) DESC, campaign LIMIT ?
 _MEMBERS = """
 SELECT o.id, o.ip, o.first_seen_us, o.last_seen_us, o.event_count
 FROM identities i JOIN observations o ON o.id = i.id
-WHERE coalesce(i.merged_into, i.id) = ? ORDER BY o.first_seen_us, o.id
+WHERE i.id = ?1 OR i.merged_into = ?1 ORDER BY o.first_seen_us, o.id
 """
 _FINGERPRINTS = """
 SELECT p.kind, p.value, count(DISTINCT p.ip), sum(p.count)
 FROM identities i JOIN observations o ON o.id = i.id JOIN profile_fingerprints p ON p.ip = o.ip
-WHERE coalesce(i.merged_into, i.id) = ? GROUP BY p.kind, p.value ORDER BY p.kind, p.value
+WHERE i.id = ?1 OR i.merged_into = ?1 GROUP BY p.kind, p.value ORDER BY p.kind, p.value
 """
 _LINKS = """
 SELECT a, b, score, signal, value, df, weight FROM cluster_links
@@ -98,7 +98,7 @@ async def campaign_detail(store: Store, asked: int) -> dict[str, Any] | None:
     rows = await store.fetch(
         "SELECT coalesce(i.merged_into, i.id), o.ip FROM campaigns c"
         " JOIN identities i ON i.id = c.id JOIN observations o ON o.id = c.id"
-        " WHERE coalesce(c.merged_into, c.id) = ? ORDER BY 1, o.ip", (camp,))
+        " WHERE c.id = ?1 OR c.merged_into = ?1 ORDER BY 1, o.ip", (camp,))
     identities: dict[int, list[str]] = {}
     for ident, ip in rows:
         identities.setdefault(ident, []).append(ip)

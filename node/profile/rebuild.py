@@ -41,15 +41,19 @@ async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int 
     One transaction on the store's writer connection: readers see the old
     profiles or the new ones, never a half-built state.
     """
-    replayed: int = await store.write_job(lambda conn: _replay(conn, profiler, batch_size))
+    # every stage reading the profile (clustering) starts over too
+    stages = store.dependents([stage.name for stage in PROFILE_STAGES])
+    replayed: int = await store.write_job(
+        lambda conn: _replay(conn, profiler, batch_size, stages))
     await store.catch_up()
     return replayed
 
 
-def _replay(conn: sqlite3.Connection, profiler: Profiler, batch_size: int) -> int:
+def _replay(conn: sqlite3.Connection, profiler: Profiler, batch_size: int,
+            stages: list[str]) -> int:
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
-    reset_marks(conn, [stage.name for stage in PROFILE_STAGES])
+    reset_marks(conn, stages)
     replayed, last = 0, b""
     while True:
         rows = conn.execute(_PAGE, (last, batch_size)).fetchall()

@@ -283,6 +283,10 @@ class Store:
         while await writer.run_job(lambda conn: self._deriver.run(conn, due_only=False)):
             pass
 
+    def dependents(self, names: Sequence[str]) -> list[str]:
+        """``names`` and every derived stage of this store that reads them (to reset together)."""
+        return self._deriver.dependents(names)
+
     @_translated
     async def lags(self) -> dict[str, int]:
         """How many events each derived stage is behind the newest stored one (a read)."""
@@ -410,8 +414,9 @@ async def _connect_read_only(path: Path) -> aiosqlite.Connection:
 
     ``mode=ro`` needs the ``-shm`` file, or a directory to create it in; where
     neither is there (a read-only directory or file system) the store is read
-    as immutable, which is exact only when no write-ahead log holds commits
-    the file lacks, so then it refuses instead.
+    as immutable, which is exact only when no process has it open (no
+    ``-shm``) and no write-ahead log holds commits the file lacks, so then it
+    refuses instead.
     """
     uri = path.resolve().as_uri()
     db = await aiosqlite.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
@@ -423,11 +428,13 @@ async def _connect_read_only(path: Path) -> aiosqlite.Connection:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
         if code not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
             raise
-    wal = Path(f"{path}-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        raise StoreReadOnly(f"store {path} is read-only and its write-ahead log {wal} holds"
-                            " changes not yet in the file: make the directory writable once"
-                            " (any command then folds the log in)")
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if shm.exists() or (wal.exists() and wal.stat().st_size > 0):
+        # a writer may be at work (or left commits in the log): an immutable
+        # read could see pages change under it, or miss the last commits
+        raise StoreReadOnly(f"store {path} is read-only and another process may be writing"
+                            " it (its -shm or -wal file is there): make the directory"
+                            " writable, or read it once that process has stopped")
     return await aiosqlite.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 

@@ -12,8 +12,9 @@ anywhere leaves each stage exactly at a mark it reached.
 A stage never passes the stages it reads (``after``): its target is the
 smallest of their marks. Who runs it:
 
-- the batch writer, inside a batch's transaction, for each stage that is at
-  least ``step`` behind (so an ingest derives as it goes);
+- the batch writer, right after a batch in a transaction of its own, for each
+  stage that is at least ``step`` behind and the stages it reads (so an ingest
+  derives as it goes, and a failing stage never costs the batch its events);
 - `Store.catch_up`, until no stage is behind: at the end of an ingest, when a
   followed file is caught up, and as a maintenance task of ``serve``.
 
@@ -99,14 +100,29 @@ class Deriver:
         """Events each stage is behind ``top``, given the marks read from ``derived_marks``."""
         return {stage.name: top - marks.get(stage.name, 0) for stage in self.stages}
 
+    def dependents(self, names: Sequence[str]) -> list[str]:
+        """``names`` and every stage that reads one of them, directly or not, in order."""
+        found = set(names)
+        for stage in self.stages:
+            if found.intersection(stage.after):
+                found.add(stage.name)
+        return [stage.name for stage in self.stages if stage.name in found]
+
     def run(self, conn: sqlite3.Connection, *, due_only: bool) -> bool:
-        """One step of every stage (``due_only``: only of those ``step`` or more behind).
+        """One step of every stage (``due_only``: only of those ``step`` or more behind,
+        and of the stages those read, so a slow upstream never holds a due one back).
 
         A stage with no work waiting (``behind`` 0: an empty journal) moves its
         mark to its limit without a catch-up, so its lag says what is missing.
         Runs inside the caller's transaction; True when some stage is still behind.
         """
         top, marks = _state(conn)
+        work = {stage.name: stage.behind(conn, top - marks.get(stage.name, 0))
+                for stage in self.stages}
+        due = {stage.name for stage in self.stages if work[stage.name] >= stage.step}
+        for stage in reversed(self.stages):
+            if stage.name in due:
+                due.update(stage.after)
         behind = False
         for stage in self.stages:
             mark = marks.get(stage.name, 0)
@@ -114,10 +130,9 @@ class Deriver:
             if limit <= mark:
                 behind = behind or top > mark
                 continue
-            work = stage.behind(conn, top - mark)
-            if work == 0:
+            if work[stage.name] == 0:
                 reached = limit
-            elif due_only and work < stage.step:
+            elif due_only and stage.name not in due:
                 behind = True
                 continue
             else:

@@ -254,7 +254,9 @@ def pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:
         "PRAGMA synchronous=NORMAL",
         f"PRAGMA cache_size=-{cache_mib * 1024}",
         "PRAGMA temp_store=MEMORY",
-        "PRAGMA busy_timeout=10000",
+        # a writer waits this long for another's transaction: a full clustering
+        # pass of a million observations holds the lock for ~20 s
+        "PRAGMA busy_timeout=60000",
         f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}",
     )
 

@@ -1,8 +1,9 @@
 """The ingest write path: prepared batches written by one dedicated thread, one job each.
 
 Every batch is one transaction: the events not stored before, their
-observation aggregates, their profile rows, the derived stages that are a
-step behind (`node.store.derive`) and (in follow mode) the read offset. The
+observation aggregates, their profile rows and (in follow mode) the read
+offset; the derived stages a step behind (`node.store.derive`) follow in a
+transaction of their own. The
 whole transaction runs as a single job on a writer thread with its own
 sqlite3 connection, so SQLite (which releases the GIL) works while
 the parser prepares the next batch on the other core. Issuing the ~30
@@ -14,6 +15,7 @@ writer wall time for 12.5 s of writer CPU per million lines.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,7 @@ from node.store.derive import Deriver
 from node.store.observations import UPSERT_OBSERVATIONS
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # The whole batch arrives as three parameters so the insert runs in one SQLite
 # step with the GIL released (`executemany` would need the GIL back for every
@@ -230,7 +233,6 @@ class BatchWriter:
                 conn.execute(UPSERT_OBSERVATIONS, (last_id,))
                 for profiler, prepared in zip(self._profilers, profiles, strict=True):
                     run_statements(conn, profiler.accept(prepared))
-                self._deriver.run(conn, due_only=True)  # after the profile rows it folds
             if offset is not None:
                 conn.execute(_SAVE_OFFSET, (offset.source, offset.device, offset.inode,
                                             offset.byte_pos, offset.line_no))
@@ -238,7 +240,25 @@ class BatchWriter:
         except BaseException:
             _rollback(conn)
             raise
+        if stored:
+            self._derive_due(conn)
         return stored
+
+    def _derive_due(self, conn: sqlite3.Connection) -> None:
+        """The stages a step behind, in a transaction of their own after the batch's.
+
+        A failing stage never costs events: they are committed already, the
+        failure is logged, and the next catch-up (end of the ingest, `serve`)
+        tries again and reports it.
+        """
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._deriver.run(conn, due_only=True)
+            conn.execute("COMMIT")
+        except Exception:
+            _rollback(conn)
+            logger.exception("deriving data after a batch failed; the events are stored,"
+                             " the next catch-up retries")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

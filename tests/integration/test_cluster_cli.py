@@ -57,3 +57,14 @@ def test_unknown_ids_and_bad_truth_files_are_one_line(cli: CliRunner, tmp_path: 
     bad.write_text("not json")
     one_line_error(cli("score", str(bad)), "not JSON")
     one_line_error(cli("score", str(tmp_path / "missing.json")), "cannot read")
+
+
+def test_hostile_ids_and_truth_files_are_refused_in_one_line(cli: CliRunner,
+                                                             tmp_path: Path) -> None:
+    cli("init", check=True)
+    for bad in ("18446744073709551616", "-3", "0", "x"):
+        proc = cli("identity", bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    one_line_error(cli("score", str(deep)), "not JSON")

@@ -179,3 +179,12 @@ def test_keystrokes_link_campaigns_only_with_overlapping_activity() -> None:
 
     assert len(set(cluster_campaigns(pair(5)).group)) == 1
     assert len(set(cluster_campaigns(pair(50)).group)) == 2
+
+
+def test_thousands_of_bots_handing_over_on_one_honeypot_link_nobody() -> None:
+    minute = 60 * 1_000_000
+    bots = [Crew(f"198.19.{i // 250}.{i % 250}",
+                 first_phase={"web-01": PhaseSpan("discovery", i * minute)},
+                 last_phase={"web-01": PhaseSpan("command_and_control", i * minute + 1)})
+            for i in range(3000)]  # each one's wget, then the next one's uname, all day
+    assert len(set(cluster_campaigns(bots).group)) == 3000

@@ -12,6 +12,7 @@ from node.cluster.stage import ClusterStage, run_pass
 from node.event import Event
 from node.ingest.detect import parse_line
 from node.profile.profiler import Profiler
+from node.profile.rebuild import rebuild_profiles
 from node.profile.stages import PROFILE_STAGES
 from node.query import StoreQuery, Thresholds
 from node.store import Store
@@ -92,3 +93,12 @@ async def test_peers_count_distinct_identities_not_addresses(store: Store) -> No
     (shared,) = await StoreQuery(store).smtp_targets(Thresholds(1, 2))  # what peers are told
     assert (shared.value, shared.count, shared.distinct_attackers) == ("corp1.net", 4, 2)
     assert await StoreQuery(store).smtp_targets(Thresholds(1, 3)) == []
+
+
+async def test_reprofiling_clusters_again(store: Store) -> None:
+    await store.write_batch([hello("198.18.4.1", "6" * 32), hello("198.18.4.2", "6" * 32, 1)])
+    await store.catch_up()
+    grouped = await identities(store)
+    await store.write_job(lambda conn: conn.execute("DELETE FROM identities"))  # stale
+    await rebuild_profiles(store, Profiler())
+    assert await identities(store) == grouped  # the clusters stage ran again
