@@ -32,6 +32,8 @@ HONEYPOTS: Final = tuple(f"decky-{i:02d}" for i in range(1, 21))
 DEFAULT_LOGIN: Final = ("root", "root")
 #: Most sessions one simulation may ask for (phases' counts plus scanners).
 MAX_SESSIONS: Final = 200_000
+#: Characters of commands all sessions of a simulation may type together.
+MAX_TYPED_CHARS: Final = 50_000_000
 #: Pause between the end of one session of a campaign and the next one's earliest start.
 _GAP_S: Final = (1.0, 30.0)
 #: How far into a later active hour a session may start: anywhere when spreading out,
@@ -64,6 +66,11 @@ def generate(scenario: Scenario, seed: int, base_time: datetime = BASE_TIME) -> 
     if total > MAX_SESSIONS:
         raise ScenarioError(f"(top level): asks for {total:,} sessions; at most"
                             f" {MAX_SESSIONS:,} per simulation")
+    typed = sum(p.target_selector.count * sum(map(len, p.tool_signature.commands or ()))
+                for c in scenario.campaigns for p in c.phases)
+    if typed > MAX_TYPED_CHARS:  # YAML aliases make a small file type gigabytes
+        raise ScenarioError(f"(top level): its sessions would type {typed:,} characters;"
+                            f" at most {MAX_TYPED_CHARS:,} per simulation")
     rng = random.Random(seed)
     base_us = (base_time - _EPOCH) // timedelta(microseconds=1)
     actors = [actor for campaign in scenario.campaigns for actor in campaign.actors]

@@ -3,9 +3,11 @@
 Invariants (they are what `kill -9` must not break):
 
 - every event has a unique 16-byte key, so writing a batch twice stores it once;
-- a batch, its observation aggregates and the follow-mode read offset are
-  committed in one transaction, so the aggregates always equal what a fresh
-  recomputation from `events` would give.
+- a batch, its observation aggregates, its profile rows and the follow-mode
+  read offset are committed in one transaction, so the aggregates always
+  equal what a fresh recomputation from `events` would give;
+- a derived stage's tables and its mark in `derived_marks` are committed in
+  one transaction, so a stage is always exactly at a mark it reached.
 """
 
 from __future__ import annotations
@@ -364,8 +366,8 @@ class Store:
     async def transaction(self) -> AsyncIterator[Store]:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` around `fetch`/`execute` calls; rolls back on error.
 
-        For lazy refreshes (keystroke SimHashes, PTR names) that must read and
-        write atomically with respect to a concurrent ingest.
+        For caches (PTR names) that must read and write atomically with
+        respect to a concurrent ingest.
         """
         self._writing()
         try:

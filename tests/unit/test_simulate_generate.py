@@ -357,3 +357,14 @@ def test_a_start_is_in_the_first_active_hour_not_yet_over(days: set[int], hours:
         assert start is not None
         assert first <= start < first + HOUR_S
         assert start >= min(moment, first + HOUR_S - 0.001)
+
+
+def test_a_small_file_that_would_type_gigabytes_is_refused() -> None:
+    from node.errors import ScenarioError
+    from node.simulate.scenario import parse_scenario
+    aliases = ", ".join(["*long"] * 999)  # a few kB of file, 4 MB of typing per session
+    text = ("campaign:\n  id: c\n  actors:\n    - id: a\n  phases:\n    - name: discovery\n"
+            f"      tool_signature:\n        commands: [&long \"{'x' * 4000}\", {aliases}]\n"
+            "      target_selector: { count: 10000 }\n")
+    with pytest.raises(ScenarioError, match="would type"):
+        generate(parse_scenario(text, "alias"), 1)
