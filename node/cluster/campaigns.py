@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from node.cluster import rarity
@@ -73,10 +73,16 @@ class Crew:
     window_us: tuple[int, int] = (0, 0)  # first and last seen
 
 
-def cluster_campaigns(crews: Sequence[Crew]) -> Partition:
-    """Partition identities into campaigns (see the module docstring for the rule)."""
+def cluster_campaigns(crews: Sequence[Crew],
+                      holders_of: Callable[[tuple[str, str]], int] | None = None) -> Partition:
+    """Partition identities into campaigns (see the module docstring for the rule).
+
+    ``holders_of`` counts a value's holders among all identities when
+    ``crews`` are only those that can link (see `graph.shared_values`).
+    """
     evidence = shared_values([c.infrastructure for c in crews],
-                             [bool(c.keystrokes or c.first_phase or c.last_phase) for c in crews])
+                             [bool(c.keystrokes or c.first_phase or c.last_phase) for c in crews],
+                             holders_of)
     for pair, handovers in _handoffs(crews).items():
         weight = min(1.0, sum(HANDOFF_WEIGHT / (rivals + 1) for _, rivals in handovers))
         evidence[pair].append(Evidence("handoff", "; ".join(d for d, _ in handovers),

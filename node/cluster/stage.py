@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from node.cluster import rarity
@@ -49,20 +49,16 @@ _LINK = """
 INSERT INTO cluster_links (layer, root, a, b, score, signal, value, df, weight)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-_ACTIVE = """
-SELECT ip FROM profile_payloads UNION SELECT ip FROM profile_c2
-UNION SELECT ip FROM profile_phases UNION SELECT ip FROM session_links
+#: (observation id, signal, value) of all payloads and C2 hosts: one scan each.
+_ACTIVE_INFRASTRUCTURE = """
+SELECT o.id, 'payload', p.sha256 FROM profile_payloads AS p JOIN observations AS o ON o.ip = p.ip
+UNION SELECT o.id, 'c2', c.host FROM profile_c2 AS c JOIN observations AS o ON o.ip = c.ip
 """
-_PHASES = "SELECT ip, honeypot, phase, first_seen_us, last_seen_us FROM profile_phases"
+_PHASES = """
+SELECT o.id, p.honeypot, p.phase, p.first_seen_us, p.last_seen_us
+FROM profile_phases AS p JOIN observations AS o ON o.ip = p.ip
+"""
 _HolderCount = Callable[[tuple[str, str]], int]
-#: Every member (id, ip, identity, first and last seen) of an identity with an active member.
-_ACTIVE_MEMBERS = f"""
-SELECT o.id, o.ip, coalesce(i.merged_into, i.id), o.first_seen_us, o.last_seen_us
-FROM identities AS i JOIN observations AS o ON o.id = i.id
-WHERE coalesce(i.merged_into, i.id) IN (
-    SELECT coalesce(i2.merged_into, i2.id) FROM observations AS o2
-    JOIN identities AS i2 ON i2.id = o2.id WHERE o2.ip IN ({_ACTIVE}))
-"""  # noqa: S608 - constant SQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,39 +161,47 @@ class _Pass:
         whole, so a split is seen.
         """
         region: set[str] = set()
+        visited: set[str] = set()
         queue: deque[str] = deque()
         first = set(changed)
         seen_values: set[tuple[str, str]] = set()
         near = _KeystrokeNeighbours(self.features.keystrokes)
+        groups = _Groups.load(self.conn)
 
         def add(ips: Iterable[str]) -> None:
             for ip in ips:
-                if ip not in region:
-                    region.add(ip)
+                if ip not in visited:
+                    visited.add(ip)
                     queue.append(ip)
 
         add(changed)
         while queue:
             ip = queue.popleft()
             member = self.features.of(ip)
-            add(self._group_of(ip))
+            oid = self._id(ip)
+            root = groups.root(oid)
+            grouped = root != oid or root in groups.members_of
+            eligible = self._eligible(member)
+            if not (ip in first or grouped or eligible):
+                continue  # alone and unable to link anyone: it stays alone
+            region.add(ip)
+            if grouped:
+                add(self._addresses(groups.members(root)))
             values = (*member.tools, *member.traces, *member.infrastructure)
-            if ip in first:
-                for item in values:
-                    if item in seen_values:
-                        continue
+            for item in values:
+                if item in seen_values:
+                    continue
+                weighted = rarity.weight(self.features.holder_count(item)) > 0.0
+                if ip in first:
                     seen_values.add(item)
-                    if rarity.weight(self.features.holder_count(item)) > 0.0:
+                    if weighted:
                         add(self.features.holders(item))
                     else:  # now common: the groups it linked must be undone
                         add(self._linked_through(item))
-                add(near.of(member))
-            elif self._eligible(member):
-                for item in values:
-                    if item not in seen_values and \
-                            rarity.weight(self.features.holder_count(item)) > 0.0:
-                        seen_values.add(item)
-                        add(self.features.holders(item))
+                elif eligible and weighted:
+                    seen_values.add(item)
+                    add(self.features.holders(item))
+            if ip in first or eligible:
                 add(near.of(member))
         return region
 
@@ -206,17 +210,11 @@ class _Pass:
                     for s, v in (*member.tools, *member.traces, *member.infrastructure))
         return bool(member.keystrokes) or score(evidence) + EPSILON >= rarity.LINK
 
-    def _group_of(self, ip: str) -> list[str]:
-        oid = self._id(ip)
-        row = self.conn.execute("SELECT coalesce(merged_into, id) FROM identities WHERE id = ?",
-                                (oid,)).fetchone()
-        if row is None:
-            return []
-        rows = self.conn.execute(
-            "SELECT o.id, o.ip FROM identities AS i JOIN observations AS o ON o.id = i.id"
-            " WHERE i.id = ?1 OR i.merged_into = ?1", (row[0],)).fetchall()
-        self._remember(rows)
-        return [found for _, found in rows]
+    def _addresses(self, ids: Sequence[int]) -> list[str]:
+        missing = [oid for oid in ids if oid not in self.ips]
+        if missing:
+            self._rows(missing)
+        return [self.ips[oid] for oid in ids]
 
     def _linked_through(self, item: tuple[str, str]) -> list[str]:
         rows = self.conn.execute(
@@ -229,60 +227,85 @@ class _Pass:
     # -- campaigns --
 
     def _campaigns(self, regrouped: dict[int, int], *, full: bool) -> None:
-        """Campaigns of the identities that carry anything a campaign link reads.
+        """Campaigns of the identities that can link at that layer.
 
-        Rows are rewritten for their members and for ``regrouped`` (observation
-        id → its identity's new id): an observation outside an active identity
-        is a campaign of its own identity.
+        Those with phases or keystrokes, or infrastructure whose weight over
+        all identities reaches a link; every other identity is a campaign of
+        its own (at a million observations 2.4 k of the 263 k identities with
+        any infrastructure could link). Rows are rewritten for the members of
+        the identities clustered, for ``regrouped`` (observation id → its
+        identity's new id) and for those that were in a shared campaign.
         """
-        rows = self.conn.execute(_ACTIVE_MEMBERS).fetchall()
-        roots = sorted({root for _, _, root, _, _ in rows})
-        crews = self._crews(rows, roots, {row[0] for row in self.conn.execute(_ACTIVE)})
-        partition = cluster_campaigns(crews)
-        winners = _winners(partition, roots)
-        campaign_of = dict(zip(roots, winners, strict=True))
+        groups = _Groups.load(self.conn)
+        infrastructure: dict[int, set[tuple[str, str]]] = {}  # identity → its values
+        holders: dict[tuple[str, str], set[int]] = {}
+        for oid, signal, value in self.conn.execute(_ACTIVE_INFRASTRUCTURE):
+            root = groups.root(oid)
+            infrastructure.setdefault(root, set()).add((signal, value))
+            holders.setdefault((signal, value), set()).add(root)
+        count = {item: len(roots) for item, roots in holders.items()}
+        phases = self._phases(groups)
+        keystrokes: dict[int, list[int]] = {}
+        for ip, values in self.features.keystrokes.items():
+            keystrokes.setdefault(groups.root(self._id(ip)), []).extend(values)
+        eligible = sorted(
+            {*phases, *keystrokes}
+            | {root for root, values in infrastructure.items()
+               if score(_Evidence(s, v, 0, rarity.weight(count[(s, v)])) for s, v in values)
+               + EPSILON >= rarity.LINK})
+        members = {root: groups.members(root) for root in eligible}
+        windows = self._windows([oid for ids in members.values() for oid in ids])
+        no_phases: tuple[dict[str, PhaseSpan], dict[str, PhaseSpan]] = ({}, {})
+        crews = [Crew(min(self.ips[oid] for oid in members[root]),
+                      frozenset(infrastructure.get(root, ())),
+                      phases.get(root, no_phases)[0], phases.get(root, no_phases)[1],
+                      tuple(sorted(keystrokes.get(root, ()))),
+                      (min(windows[oid][0] for oid in members[root]),
+                       max(windows[oid][1] for oid in members[root])))
+                 for root in eligible]
+        partition = cluster_campaigns(crews, count.__getitem__)
+        winners = _winners(partition, eligible)
+        campaign_of = dict(zip(eligible, winners, strict=True))
         confidence = _group_confidence(partition, winners)
-        wanted = {oid: campaign_of[root] for oid, _, root, _, _ in rows}
-        for oid, root in regrouped.items():
-            wanted.setdefault(oid, root)
-        ids = sorted(wanted)
-        _write(self.conn, "campaigns",
-               [(oid, None if wanted[oid] == oid else wanted[oid],
-                 confidence.get(wanted[oid], 1.0)) for oid in ids], None if full else ids)
+        wanted = {oid: campaign_of[root] for root in eligible for oid in members[root]}
+        shared = [] if full else [row[0] for row in self.conn.execute(
+            "SELECT id FROM campaigns WHERE merged_into IS NOT NULL")]
+        for oid in (*regrouped, *shared):
+            wanted.setdefault(oid, groups.root(oid))
+        rows = [(oid, None if wanted[oid] == oid else wanted[oid],
+                 confidence.get(wanted[oid], 1.0)) for oid in sorted(wanted)]
+        if full:  # every observation: those not clustered here are campaigns of their own
+            rows += [(oid, None if groups.root(oid) == oid else groups.root(oid), 1.0)
+                     for (oid,) in self.conn.execute("SELECT id FROM observations")
+                     if oid not in wanted]
+        _write(self.conn, "campaigns", rows, None if full else sorted(wanted))
         self.conn.execute("DELETE FROM cluster_links WHERE layer = 'campaign'")
-        _write_links(self.conn, "campaign", partition, roots, winners)
+        _write_links(self.conn, "campaign", partition, eligible, winners)
 
-    def _crews(self, rows: Sequence[tuple[int, str, int, int, int]], roots: Sequence[int],
-               active_ips: Collection[str]) -> list[Crew]:
-        slot = {root: index for index, root in enumerate(roots)}
-        infrastructure: list[set[tuple[str, str]]] = [set() for _ in roots]
-        keystrokes: list[list[int]] = [[] for _ in roots]
-        window = [(2**63, -(2**63)) for _ in roots]
-        keys = [""] * len(roots)
-        root_of_ip: dict[str, int] = {}
-        for _oid, ip, root, first, last in rows:
-            s = slot[root]
-            root_of_ip[ip] = s
-            if ip in active_ips:
-                member = self.features.of(ip)
-                infrastructure[s].update(member.infrastructure)
-                keystrokes[s].extend(member.keystrokes)
-            window[s] = (min(window[s][0], first), max(window[s][1], last))
-            keys[s] = min(keys[s], ip) if keys[s] else ip
-        first_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
-        last_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
-        for ip, honeypot, phase, first_us, last_us in self.conn.execute(_PHASES):
-            s = root_of_ip.get(ip, -1)
-            if s < 0:
-                continue
-            known = first_phase[s].get(honeypot)
+    def _phases(self, groups: _Groups) -> dict[int, tuple[dict[str, PhaseSpan],
+                                                          dict[str, PhaseSpan]]]:
+        """Per identity, its first and its last phase on each honeypot."""
+        found: dict[int, tuple[dict[str, PhaseSpan], dict[str, PhaseSpan]]] = {}
+        for oid, honeypot, phase, first_us, last_us in self.conn.execute(_PHASES):
+            first, last = found.setdefault(groups.root(oid), ({}, {}))
+            known = first.get(honeypot)
             if known is None or (first_us, phase) < (known.time_us, known.phase):
-                first_phase[s][honeypot] = PhaseSpan(phase, first_us)
-            known = last_phase[s].get(honeypot)
+                first[honeypot] = PhaseSpan(phase, first_us)
+            known = last.get(honeypot)
             if known is None or (last_us, phase) > (known.time_us, known.phase):
-                last_phase[s][honeypot] = PhaseSpan(phase, last_us)
-        return [Crew(keys[s], frozenset(infrastructure[s]), first_phase[s], last_phase[s],
-                     tuple(sorted(keystrokes[s])), window[s]) for s in range(len(roots))]
+                last[honeypot] = PhaseSpan(phase, last_us)
+        return found
+
+    def _windows(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for oid, ip, first, last in self.conn.execute(
+                    "SELECT id, ip, first_seen_us, last_seen_us FROM observations"  # noqa: S608
+                    f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+                found[oid] = (first, last)
+                self._remember([(oid, ip)])
+        return found
 
     # -- ids --
 
@@ -316,6 +339,30 @@ class _Pass:
                 "SELECT coalesce(merged_into, id) FROM identities"  # noqa: S608
                 f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk)]
         return roots
+
+
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """The current multi-member identities, loaded once (singletons are their own root)."""
+
+    root_of: dict[int, int]
+    members_of: dict[int, list[int]]
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> _Groups:
+        root_of: dict[int, int] = {}
+        members_of: dict[int, list[int]] = {}
+        for oid, root in conn.execute(
+                "SELECT id, merged_into FROM identities WHERE merged_into IS NOT NULL"):
+            root_of[oid] = root
+            members_of.setdefault(root, [root]).append(oid)
+        return cls(root_of, members_of)
+
+    def root(self, oid: int) -> int:
+        return self.root_of.get(oid, oid)
+
+    def members(self, root: int) -> list[int]:
+        return self.members_of.get(root, [root])
 
 
 class _KeystrokeNeighbours:
