@@ -22,6 +22,9 @@ _ALL = {
 }
 _OF_IP = {name: sql.replace(" WHERE ", " WHERE ip = ?1 AND ") if " WHERE " in sql
           else sql + " WHERE ip = ?1" for name, sql in _ALL.items()}
+#: Addresses read together when many are needed at once (SQLite's default
+#: variable limit is far above; 500 keeps each statement small).
+_CHUNK = 500
 _HOLDERS = {
     "eui64": f"SELECT DISTINCT ip FROM profile_ipv6_leaks WHERE kind = '{EUI64}'"  # noqa: S608
              " AND iid = ?2",
@@ -58,6 +61,27 @@ class Features:
             self._members[ip] = member
             members.append(member)
         return members
+
+    def prefetch(self, ips: Iterable[str]) -> None:
+        """Read the members of many addresses with a few statements per 500 of them.
+
+        One address at a time was four statements each: 4.3 s of a 1M-observation
+        incremental pass that read 164 k addresses.
+        """
+        wanted = [ip for ip in ips if ip not in self._members]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found: dict[str, dict[str, set[tuple[str, str]]]] = {
+                ip: defaultdict(set) for ip in chunk}
+            for name, sql in _ALL.items():
+                where = f" WHERE ip IN ({marks}) AND " if " WHERE " in sql \
+                    else f" WHERE ip IN ({marks})"
+                statement = sql.replace(" WHERE ", where) if " WHERE " in sql else sql + where
+                for ip, signal, value in self._conn.execute(statement, chunk):
+                    found[ip][name].add((signal, value))
+            for ip, sets in found.items():
+                self._members[ip] = self._member(ip, sets)
 
     def of(self, ip: str) -> Member:
         """One address's member."""

@@ -62,10 +62,16 @@ class Partition:
 
 def score(evidence: Iterable[Evidence]) -> float:
     """What a pair's evidence adds up to: per signal class its strongest value, summed."""
+    return class_score((e.signal, e.weight) for e in evidence)
+
+
+def class_score(weights: Iterable[tuple[str, float]]) -> float:
+    """`score` of (signal, weight) pairs, without building evidence (called per member)."""
     best: dict[str, float] = {}
-    for e in evidence:
-        kind = SIGNAL_CLASS.get(e.signal, e.signal)
-        best[kind] = max(best.get(kind, 0.0), e.weight)
+    for signal, weight in weights:
+        kind = SIGNAL_CLASS.get(signal, signal)
+        if weight > best.get(kind, 0.0):
+            best[kind] = weight
     return sum(best.values())
 
 
@@ -94,8 +100,7 @@ def shared_values(values_of: Sequence[Collection[tuple[str, str]]],
     weights = {item: rarity.weight(count) for item, count in df.items()}
     eligible = [
         (index < len(links_otherwise) and links_otherwise[index])
-        or score(Evidence(item[0], item[1], 0, weights[item]) for item in values) + EPSILON
-        >= rarity.LINK
+        or class_score((item[0], weights[item]) for item in values) + EPSILON >= rarity.LINK
         for index, values in enumerate(values_of)]
     pairs: dict[tuple[int, int], list[Evidence]] = defaultdict(list)
     for item, members in holders.items():

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from node.cluster import rarity
 from node.cluster.campaigns import Crew, PhaseSpan, cluster_campaigns
 from node.cluster.features import Features
-from node.cluster.graph import EPSILON, KEYSTROKE_DISTANCE, Partition, score
-from node.cluster.graph import Evidence as _Evidence
+from node.cluster.graph import EPSILON, KEYSTROKE_DISTANCE, Partition, class_score
 from node.cluster.identities import Member, cluster_identities
 from node.hamming_index import HammingIndex
 from node.profile.stages import keystroke_changes
@@ -169,10 +168,12 @@ class _Pass:
         groups = _Groups.load(self.conn)
 
         def add(ips: Iterable[str]) -> None:
-            for ip in ips:
-                if ip not in visited:
-                    visited.add(ip)
-                    queue.append(ip)
+            new = [ip for ip in ips if ip not in visited]
+            visited.update(new)
+            queue.extend(new)
+            if len(new) > 8:  # read them together, not one by one when popped
+                self.features.prefetch(new)
+                self._ids_of(new)
 
         add(changed)
         while queue:
@@ -206,9 +207,19 @@ class _Pass:
         return region
 
     def _eligible(self, member: Member) -> bool:
-        evidence = (_Evidence(s, v, 0, rarity.weight(self.features.holder_count((s, v))))
-                    for s, v in (*member.tools, *member.traces, *member.infrastructure))
-        return bool(member.keystrokes) or score(evidence) + EPSILON >= rarity.LINK
+        if member.keystrokes:
+            return True
+        weights = ((s, rarity.weight(self.features.holder_count((s, v))))
+                   for s, v in (*member.tools, *member.traces, *member.infrastructure))
+        return class_score(weights) + EPSILON >= rarity.LINK
+
+    def _ids_of(self, ips: Sequence[str]) -> None:
+        wanted = [ip for ip in ips if ip not in self.ids]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            self._remember(self.conn.execute(
+                f"SELECT id, ip FROM observations WHERE ip IN ({', '.join('?' * len(chunk))})",  # noqa: S608
+                chunk).fetchall())
 
     def _addresses(self, ids: Sequence[int]) -> list[str]:
         missing = [oid for oid in ids if oid not in self.ips]
@@ -251,7 +262,7 @@ class _Pass:
         eligible = sorted(
             {*phases, *keystrokes}
             | {root for root, values in infrastructure.items()
-               if score(_Evidence(s, v, 0, rarity.weight(count[(s, v)])) for s, v in values)
+               if class_score((s, rarity.weight(count[(s, v)])) for s, v in values)
                + EPSILON >= rarity.LINK})
         members = {root: groups.members(root) for root in eligible}
         windows = self._windows([oid for ids in members.values() for oid in ids])
