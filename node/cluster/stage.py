@@ -11,9 +11,9 @@ the *region* the changed observations can reach (`_region`), with every
 value's holders counted in the whole population, which gives the partition a
 full pass would give there (the property tests compare them). The first pass,
 and one after a change touching a large share of the observations, is full.
-The campaign layer is recomputed over the identities that carry anything a
-campaign link reads (payloads, C2, phases, keystrokes): the interactive few,
-not the scanners.
+The campaign layer is recomputed over the identities that can link there
+(phases, keystrokes, or infrastructure weighing a link): the interactive
+few, not the scanners.
 """
 
 from __future__ import annotations
