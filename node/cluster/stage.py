@@ -64,13 +64,14 @@ _HolderCount = Callable[[tuple[str, str]], int]
 class ClusterStage:
     """Identities and campaigns of every observation (a derived stage).
 
-    ``step``: during an ingest it runs every 200k events (with the stages it
-    reads) and at the end, each time over everything not yet clustered.
+    ``step``: during an ingest it runs every million events (with the stages
+    it reads) and at the end, each time over everything not yet clustered: a
+    pass over a large change is a full one, so more often only repeats it.
     """
 
     after: tuple[str, ...]
     name: str = "clusters"
-    step: int = 200_000
+    step: int = 1_000_000
     full_pass_share: float = FULL_PASS_SHARE
 
     def behind(self, conn: sqlite3.Connection, lag: int) -> int:
