@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.cluster.stage import ClusterStage
+from node.cluster.stage import node_stages
 from node.config import CONFIG_FILENAME, Config, check_node_name, load_config, render_config
 from node.errors import (
     ConfigError,
@@ -19,7 +19,6 @@ from node.errors import (
     StoreReadOnly,
     translate_os,
 )
-from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 
 __all__ = ["HomeNotInitialised", "InitResult", "init_home", "open_store",
@@ -89,14 +88,9 @@ async def open_store(config: Config, **kwargs: Any) -> Store:
                            " move the home aside and run `init` to start an empty one")
     if not kwargs.get("read_only"):
         _tighten_store(config.store_path)
-    stages = _NODE_STAGES if config.profile.enabled else ()
+    stages = node_stages() if config.profile.enabled else ()
     return await Store.open(config.store_path, cache_mib=config.store.cache_mib,
                             max_size_mib=config.store.max_size_mib, stages=stages, **kwargs)
-
-
-#: What a profiling node derives, in order: the profile's stages, then clustering.
-_NODE_STAGES = (*PROFILE_STAGES, ClusterStage(
-    after=("observation_sets", *(stage.name for stage in PROFILE_STAGES))))
 
 
 async def open_store_for_reading(config: Config) -> Store:

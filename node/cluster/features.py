@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from node.cluster import rarity
 from node.cluster.identities import MIN_KEYSTROKE_SAMPLES, TOOL_KINDS, Member
@@ -20,10 +21,11 @@ _ALL = {
     "payloads": "SELECT ip, 'payload', sha256 FROM profile_payloads",
     "c2": "SELECT ip, 'c2', host FROM profile_c2",
 }
-_OF_IP = {name: sql.replace(" WHERE ", " WHERE ip = ?1 AND ") if " WHERE " in sql
-          else sql + " WHERE ip = ?1" for name, sql in _ALL.items()}
-#: Addresses read together when many are needed at once (SQLite's default
-#: variable limit is far above; 500 keeps each statement small).
+#: The same, for the addresses of ``{marks}`` (see `select_in`).
+_OF_IPS = {name: sql.replace(" WHERE ", " WHERE ip IN ({marks}) AND ") if " WHERE " in sql
+           else sql + " WHERE ip IN ({marks})" for name, sql in _ALL.items()}
+#: Values bound per statement by `select_in` (SQLite's default limit is far
+#: above; 500 keeps each statement small).
 _CHUNK = 500
 _HOLDERS = {
     "eui64": f"SELECT DISTINCT ip FROM profile_ipv6_leaks WHERE kind = '{EUI64}'"  # noqa: S608
@@ -68,29 +70,20 @@ class Features:
         One address at a time was four statements each: 4.3 s of a 1M-observation
         incremental pass that read 164 k addresses.
         """
-        wanted = [ip for ip in ips if ip not in self._members]
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            found: dict[str, dict[str, set[tuple[str, str]]]] = {
-                ip: defaultdict(set) for ip in chunk}
-            for name, sql in _ALL.items():
-                where = f" WHERE ip IN ({marks}) AND " if " WHERE " in sql \
-                    else f" WHERE ip IN ({marks})"
-                statement = sql.replace(" WHERE ", where) if " WHERE " in sql else sql + where
-                for ip, signal, value in self._conn.execute(statement, chunk):
-                    found[ip][name].add((signal, value))
-            for ip, sets in found.items():
-                self._members[ip] = self._member(ip, sets)
+        wanted = list(dict.fromkeys(ip for ip in ips if ip not in self._members))
+        found: dict[str, dict[str, set[tuple[str, str]]]] = {
+            ip: defaultdict(set) for ip in wanted}
+        for name, sql in _OF_IPS.items():
+            for ip, signal, value in select_in(self._conn, sql, wanted):
+                found[ip][name].add((signal, value))
+        for ip, sets in found.items():
+            self._members[ip] = self._member(ip, sets)
 
     def of(self, ip: str) -> Member:
         """One address's member."""
-        member = self._members.get(ip)
-        if member is None:
-            sets = {name: {(signal, value) for _, signal, value
-                           in self._conn.execute(sql, (ip,))} for name, sql in _OF_IP.items()}
-            member = self._members[ip] = self._member(ip, sets)
-        return member
+        if ip not in self._members:
+            self.prefetch([ip])
+        return self._members[ip]
 
     def holders(self, item: tuple[str, str]) -> tuple[str, ...]:
         """Every address that has this value."""
@@ -124,6 +117,14 @@ class Features:
                       frozenset(sets["traces"]) if sets.get("traces") else empty,
                       frozenset(infrastructure) if infrastructure else empty,
                       self.keystrokes.get(ip, ()))
+
+
+def select_in(conn: sqlite3.Connection, sql: str, values: Sequence[object]
+              ) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` whose ``{marks}`` is bound to ``values``, `_CHUNK` at a time."""
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start:start + _CHUNK]
+        yield from conn.execute(sql.format(marks=", ".join("?" * len(chunk))), chunk)
 
 
 def _keystrokes(conn: sqlite3.Connection) -> dict[str, tuple[int, ...]]:

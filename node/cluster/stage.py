@@ -23,16 +23,17 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from node.cluster import rarity
 from node.cluster.campaigns import Crew, PhaseSpan, cluster_campaigns
-from node.cluster.features import Features
+from node.cluster.features import Features, select_in
 from node.cluster.graph import EPSILON, KEYSTROKE_DISTANCE, Partition, class_score
 from node.cluster.identities import Member, cluster_identities
 from node.hamming_index import HammingIndex
-from node.profile.stages import keystroke_changes
-from node.store.derive import Span
-from node.store.observations import changed_observations
+from node.profile.stages import PROFILE_STAGES, keystroke_changes
+from node.store.derive import Span, Stage
+from node.store.observations import ObservationSets, changed_observations
 
 #: Version of the clustering rule, stored with every identity and campaign.
 CLUSTER_SCHEMA_VERSION = 1
@@ -85,6 +86,13 @@ class ClusterStage:
         return span.limit
 
 
+def node_stages(full_pass_share: float = FULL_PASS_SHARE) -> tuple[Stage, ...]:
+    """What a profiling node derives after its own sets, in order: the profile's
+    stages, then clustering, which reads all of them."""
+    reads = (ObservationSets().name, *(stage.name for stage in PROFILE_STAGES))
+    return (*PROFILE_STAGES, ClusterStage(after=reads, full_pass_share=full_pass_share))
+
+
 def run_pass(conn: sqlite3.Connection, span: Span | None = None,
              full_pass_share: float = FULL_PASS_SHARE) -> None:
     """Cluster what changed in ``span`` (everything when None), inside the caller's transaction.
@@ -106,9 +114,13 @@ class _Pass:
     def __init__(self, conn: sqlite3.Connection, full_pass_share: float) -> None:
         self.conn = conn
         self.full_pass_share = full_pass_share
-        self.features = Features(conn)
         self.ids: dict[str, int] = {}
         self.ips: dict[int, str] = {}
+
+    @cached_property
+    def features(self) -> Features:
+        """Built on first use: a pass with nothing changed reads nothing."""
+        return Features(self.conn)
 
     def run(self, span: Span | None) -> None:
         total = self.conn.execute("SELECT count(*) FROM observations").fetchone()[0]
@@ -215,12 +227,8 @@ class _Pass:
         return class_score(weights) + EPSILON >= rarity.LINK
 
     def _ids_of(self, ips: Sequence[str]) -> None:
-        wanted = [ip for ip in ips if ip not in self.ids]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            self._remember(self.conn.execute(
-                f"SELECT id, ip FROM observations WHERE ip IN ({', '.join('?' * len(chunk))})",  # noqa: S608
-                chunk).fetchall())
+        self._remember(select_in(self.conn, "SELECT id, ip FROM observations WHERE ip IN ({marks})",
+                                 [ip for ip in ips if ip not in self.ids]))
 
     def _addresses(self, ids: Sequence[int]) -> list[str]:
         missing = [oid for oid in ids if oid not in self.ips]
@@ -310,24 +318,18 @@ class _Pass:
 
     def _windows(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         found: dict[int, tuple[int, int]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for oid, ip, first, last in self.conn.execute(
-                    "SELECT id, ip, first_seen_us, last_seen_us FROM observations"  # noqa: S608
-                    f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
-                found[oid] = (first, last)
-                self._remember([(oid, ip)])
+        for oid, ip, first, last in select_in(
+                self.conn, "SELECT id, ip, first_seen_us, last_seen_us FROM observations"
+                " WHERE id IN ({marks})", ids):
+            found[oid] = (first, last)
+            self._remember([(oid, ip)])
         return found
 
     # -- ids --
 
     def _rows(self, ids: Sequence[int]) -> list[tuple[int, str]]:
-        rows: list[tuple[int, str]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows += self.conn.execute(
-                f"SELECT id, ip FROM observations WHERE id IN ({', '.join('?' * len(chunk))})",  # noqa: S608
-                chunk).fetchall()
+        rows = [(int(oid), str(ip)) for oid, ip in select_in(
+            self.conn, "SELECT id, ip FROM observations WHERE id IN ({marks})", ids)]
         self._remember(rows)
         return rows
 
@@ -344,13 +346,9 @@ class _Pass:
         return oid
 
     def _roots(self, ids: Sequence[int]) -> list[int]:
-        roots = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            roots += [row[0] for row in self.conn.execute(
-                "SELECT coalesce(merged_into, id) FROM identities"  # noqa: S608
-                f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk)]
-        return roots
+        return [row[0] for row in select_in(
+            self.conn, "SELECT coalesce(merged_into, id) FROM identities WHERE id IN ({marks})",
+            ids)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,12 +414,9 @@ def _write(conn: sqlite3.Connection, table: str, rows: Iterable[tuple[int, int |
         current = {r[0]: (r[1], r[2]) for r in conn.execute(
             f"SELECT id, merged_into, confidence FROM {table}")}  # noqa: S608
     else:
-        current = {}
-        for start in range(0, len(only), 500):
-            chunk = only[start:start + 500]
-            current.update({r[0]: (r[1], r[2]) for r in conn.execute(
-                f"SELECT id, merged_into, confidence FROM {table}"  # noqa: S608
-                f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk)})
+        current = {r[0]: (r[1], r[2]) for r in select_in(
+            conn, f"SELECT id, merged_into, confidence FROM {table}"  # noqa: S608
+            " WHERE id IN ({marks})", only)}
     changed = [(oid, winner, round(confidence, 6), CLUSTER_SCHEMA_VERSION)
                for oid, winner, confidence in rows
                if current.get(oid) != (winner, round(confidence, 6))]

@@ -18,15 +18,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from node.cluster import rarity
-from node.cluster.stage import ClusterStage, run_pass
+from node.cluster.stage import node_stages, run_pass
 from node.event import Event
 from node.ingest.detect import parse_line
 from node.profile.profiler import Profiler
-from node.profile.stages import PROFILE_STAGES
 from node.store import Store
 
-_STAGES = (*PROFILE_STAGES, ClusterStage(
-    after=("observation_sets", *(s.name for s in PROFILE_STAGES)), full_pass_share=1.0))
+_STAGES = node_stages(full_pass_share=1.0)  # never the full-pass shortcut
 _IPS = [f"198.18.0.{i}" for i in range(1, 13)]
 
 

@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from node.cluster.stage import ClusterStage, run_pass
+from node.cluster.stage import node_stages, run_pass
 from node.event import Event
 from node.ingest.detect import parse_line
 from node.profile.profiler import Profiler
 from node.profile.rebuild import rebuild_profiles
-from node.profile.stages import PROFILE_STAGES
 from node.query import StoreQuery, Thresholds
 from node.store import Store
 
-_STAGES = (*PROFILE_STAGES,
-           ClusterStage(after=("observation_sets", *(s.name for s in PROFILE_STAGES))))
+_STAGES = node_stages()
 _PAYLOAD = "a" * 64
 
 
