@@ -27,15 +27,16 @@ Builds synthetic populations of observations deterministically from ``--seed``
   payload hashes (common droppers) and C2 hosts (shared hosting) each held
   by 20-200 observations drawn at random from the whole population.
 
-Every Member gets frozensets of its own, empty ones included, as
-`stage._members` builds them, so the population's memory is run_pass's.
+Members share one frozenset object per distinct set and one tuple per
+distinct value, as `features.Features` builds them for run_pass.
 
 Each size runs in a fresh subprocess (so ``ru_maxrss`` is that size's peak)
 and prints: the population, the baseline (building the inverted index alone,
 value → holders, as `graph.shared_values` does first, and the candidate
 pairs the index yields), seconds in the identity layer
-(`cluster_identities`), in the campaign layer (Crews pooled from the identity
-partition as `stage._crews` does, then `cluster_campaigns`), the total and
+(`cluster_identities`), in the campaign layer (Crews of the identities that
+can link there, picked and pooled as run_pass does, then `cluster_campaigns`;
+both layers with the garbage collector paused, as in run_pass), the total and
 total/baseline, peak RSS (and the population's alone), identities and
 campaigns, and a truth check: planted actors recovered exactly (all their
 addresses in one identity holding nothing else), split or merged, and
@@ -103,10 +104,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from node.cluster import rarity  # noqa: E402
 from node.cluster import stage as cluster_stage  # noqa: E402
-from node.cluster.campaigns import Crew, PhaseSpan, cluster_campaigns  # noqa: E402
+from node.cluster.campaigns import (  # noqa: E402
+    Crew,
+    PhaseSpan,
+    cluster_campaigns,
+    infrastructure_links,
+)
 from node.cluster.graph import Partition  # noqa: E402
 from node.cluster.identities import Member, cluster_identities  # noqa: E402
-from node.cluster.stage import FULL_PASS_SHARE, run_pass  # noqa: E402
+from node.cluster.stage import FULL_PASS_SHARE, paused_gc, run_pass  # noqa: E402
 from node.profile.stages import keystroke_changes  # noqa: E402
 from node.store import Store  # noqa: E402
 from node.store.derive import Span  # noqa: E402
@@ -201,6 +207,7 @@ class PopulationBuilder:
                        for kind in ("hassh", "ja3")}
         self._kits = [("c2", host) for host in KIT_HOSTS]
         self._probes = [("c2", host) for host in PROBE_HOSTS]
+        self._sets: dict[frozenset[tuple[str, str]], frozenset[tuple[str, str]]] = {}
 
     # -- values --
 
@@ -211,6 +218,9 @@ class PopulationBuilder:
         """A distinct IPv4 address per position (an odd multiplier is a bijection mod 2**32)."""
         x = (position * 2_654_435_761 + self._ip_offset) % (1 << 32)
         return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
+
+    def _shared(self, values: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+        return self._sets.setdefault(values, values)
 
     def _eui64(self) -> tuple[str, str]:
         mac = self.rng.bytes(6)
@@ -356,8 +366,9 @@ class PopulationBuilder:
                                               for _ in range(int(rng.integers(1, 4)))))
                 if actor_kit[i]:
                     infrastructure = [*infrastructure, self._kits[kit[i] if kit[i] >= 0 else 0]]
-            pop.members.append(Member(self._ip(position), tools, traces,
-                                      frozenset(infrastructure), keystrokes))
+            pop.members.append(Member(self._ip(position), self._shared(tools),
+                                      self._shared(traces),
+                                      self._shared(frozenset(infrastructure)), keystrokes))
 
     def _tie(self, ids: Sequence[int], extra: dict[int, list[tuple[str, str]]]) -> None:
         """Give a campaign of several actors its shared payload, C2 host or hand-offs."""
@@ -405,25 +416,43 @@ def inverted_index(members: Sequence[Member]) -> dict[tuple[str, str], list[int]
     return holders
 
 
-def build_crews(pop: Population, identities: Partition) -> list[Crew]:
-    """Each identity as the campaign layer sees it, pooled as `stage._crews` does."""
-    roots = sorted(set(identities.group))
-    slot = {root: index for index, root in enumerate(roots)}
-    infrastructure: list[set[tuple[str, str]]] = [set() for _ in roots]
-    keystrokes: list[list[int]] = [[] for _ in roots]
+def build_crews(pop: Population, identities: Partition
+                ) -> tuple[list[int], list[Crew], dict[tuple[str, str], int]]:
+    """The identities that can link at the campaign layer, as `stage._Pass._campaigns`
+    picks them (phases, keystrokes, or infrastructure that can weigh a link), and each
+    one as a Crew; the others are campaigns of their own. Returns (roots, crews), with
+    the value counts over all identities for `cluster_campaigns`."""
+    group = identities.group
+    infrastructure: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    keystrokes: dict[int, list[int]] = defaultdict(list)
+    for index, member in enumerate(pop.members):
+        if member.infrastructure:
+            infrastructure[group[index]].update(member.infrastructure)
+        if member.keystrokes:
+            keystrokes[group[index]].extend(member.keystrokes)
+    count: dict[tuple[str, str], int] = defaultdict(int)
+    for values in infrastructure.values():
+        for item in values:
+            count[item] += 1
+    phased = {group[index] for index in pop.phases}
+    roots = sorted(phased | keystrokes.keys()
+                   | {root for root, values in infrastructure.items()
+                      if infrastructure_links(values, count.__getitem__)})
+    slot = {root: s for s, root in enumerate(roots)}
     window = [(2**63, -(2**63)) for _ in roots]
     keys = [""] * len(roots)
-    for index, member in enumerate(pop.members):
-        s = slot[identities.group[index]]
-        infrastructure[s].update(member.infrastructure)
-        keystrokes[s].extend(member.keystrokes)
+    for index, root in enumerate(group):
+        s = slot.get(root)
+        if s is None:
+            continue
         window[s] = (min(window[s][0], pop.first_us[index]),
                      max(window[s][1], pop.last_us[index]))
-        keys[s] = min(keys[s], member.key) if keys[s] else member.key
+        key = pop.members[index].key
+        keys[s] = min(keys[s], key) if keys[s] else key
     first_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
     last_phase: list[dict[str, PhaseSpan]] = [{} for _ in roots]
     for index, rows in pop.phases.items():
-        s = slot[identities.group[index]]
+        s = slot[group[index]]
         for honeypot, phase, first_us, last_us in rows:
             known = first_phase[s].get(honeypot)
             if known is None or (first_us, phase) < (known.time_us, known.phase):
@@ -431,21 +460,28 @@ def build_crews(pop: Population, identities: Partition) -> list[Crew]:
             known = last_phase[s].get(honeypot)
             if known is None or (last_us, phase) > (known.time_us, known.phase):
                 last_phase[s][honeypot] = PhaseSpan(phase, last_us)
-    return [Crew(keys[s], frozenset(infrastructure[s]), first_phase[s], last_phase[s],
-                 tuple(sorted(keystrokes[s])), window[s]) for s in range(len(roots))]
+    crews = [Crew(keys[s], frozenset(infrastructure.get(root, ())), first_phase[s],
+                  last_phase[s], tuple(sorted(keystrokes.get(root, ()))), window[s])
+             for s, root in enumerate(roots)]
+    return roots, crews, count
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / _MB
 
 
-def _truth(pop: Population, identities: Partition, campaigns: Partition) -> dict[str, int]:
-    """Planted actors and campaigns recovered exactly, split, or merged with others."""
+def _truth(pop: Population, identities: Partition, crews: Sequence[int],
+           campaigns: Partition) -> dict[str, int]:
+    """Planted actors and campaigns recovered exactly, split, or merged with others.
+
+    ``crews`` are the identity roots the campaign layer clustered (``campaigns``
+    is over them); every other identity is a campaign of its own.
+    """
     group = np.fromiter(identities.group, dtype=np.int64, count=len(identities.group))
-    roots = np.unique(group)
-    campaign_of_root = np.empty(len(group), dtype=np.int64)
-    campaign_of_root[roots] = roots[np.fromiter(campaigns.group, dtype=np.int64,
-                                                count=len(campaigns.group))]
+    clustered = np.array(crews, dtype=np.int64)
+    campaign_of_root = np.arange(len(group), dtype=np.int64)
+    campaign_of_root[clustered] = clustered[np.fromiter(campaigns.group, dtype=np.int64,
+                                                        count=len(campaigns.group))]
     campaign = campaign_of_root[group]
     identity_size = np.bincount(group, minlength=len(group))
     campaign_size = np.bincount(campaign, minlength=len(group))
@@ -483,22 +519,24 @@ def _groups(partition: Partition) -> tuple[int, int]:
 
 def full_pass(pop: Population) -> dict[str, Any]:
     """Both layers over ``pop``, timed, with the partitions' counts and the truth check."""
-    started = time.perf_counter()
-    identities = cluster_identities(pop.members)
-    identity_s = time.perf_counter() - started
-    started = time.perf_counter()
-    crews = build_crews(pop, identities)
-    crews_s = time.perf_counter() - started
-    started = time.perf_counter()
-    campaigns = cluster_campaigns(crews)
-    campaign_s = time.perf_counter() - started
+    with paused_gc():  # as run_pass runs them
+        started = time.perf_counter()
+        identities = cluster_identities(pop.members)
+        identity_s = time.perf_counter() - started
+        started = time.perf_counter()
+        roots, crews, count = build_crews(pop, identities)
+        crews_s = time.perf_counter() - started
+        started = time.perf_counter()
+        campaigns = cluster_campaigns(crews, count.__getitem__)
+        campaign_s = time.perf_counter() - started
     identity_count, identity_multi = _groups(identities)
-    campaign_count, campaign_multi = _groups(campaigns)
+    clustered, campaign_multi = _groups(campaigns)
+    campaign_count = identity_count - len(crews) + clustered  # the rest: alone
     return {"identity_s": identity_s, "crews_s": crews_s, "campaigns_s": campaign_s,
             "total_s": identity_s + crews_s + campaign_s, "identities": identity_count,
             "identities_multi": identity_multi, "campaigns": campaign_count,
             "campaigns_multi": campaign_multi, "identity_links": len(identities.links),
-            "truth": _truth(pop, identities, campaigns)}
+            "crews": len(crews), "truth": _truth(pop, identities, roots, campaigns)}
 
 
 def measure_size(size: int, seed: int, incremental: bool) -> dict[str, Any]:
@@ -788,7 +826,8 @@ def _print_pass(r: dict[str, Any], indent: str) -> None:
     print(f"{indent}identity layer                   {r['identity_s']:8.2f} s"
           f"   ({r['identity_links']:,} links used)")
     print(f"{indent}campaign layer                   {r['crews_s'] + r['campaigns_s']:8.2f} s"
-          f"   (crews {r['crews_s']:.2f} s + cluster_campaigns {r['campaigns_s']:.2f} s)")
+          f"   (crews {r['crews_s']:.2f} s + cluster_campaigns {r['campaigns_s']:.2f} s;"
+          f" {r['crews']:,} identities can link there)")
     print(f"{indent}total                            {r['total_s']:8.2f} s")
     print(f"{indent}identities {r['identities']:,} ({r['identities_multi']:,} of 2+"
           f" observations); campaigns {r['campaigns']:,} ({r['campaigns_multi']:,} of 2+"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from node.cluster import rarity
@@ -33,6 +33,7 @@ from node.cluster.graph import (
     Evidence,
     Link,
     Partition,
+    class_score,
     join,
     keystroke_pairs,
     score,
@@ -71,6 +72,15 @@ class Crew:
     last_phase: dict[str, PhaseSpan] = field(default_factory=dict)  # honeypot → last
     keystrokes: tuple[int, ...] = ()
     window_us: tuple[int, int] = (0, 0)  # first and last seen
+
+
+def infrastructure_links(values: Iterable[tuple[str, str]],
+                         holders_of: Callable[[tuple[str, str]], int]) -> bool:
+    """Whether an identity's infrastructure, weighted by ``holders_of`` (identities
+    holding each value), could reach a link: the identities that cannot, and have no
+    phases or keystrokes either, are campaigns of their own without clustering."""
+    weights = ((signal, rarity.weight(holders_of((signal, value)))) for signal, value in values)
+    return class_score(weights) + EPSILON >= rarity.LINK
 
 
 def cluster_campaigns(crews: Sequence[Crew],

@@ -48,19 +48,16 @@ class Features:
         self._members: dict[str, Member] = {}
         self._holders: dict[tuple[str, str], tuple[str, ...]] = {}
         self._counts: dict[tuple[str, str], int] = {}
+        self._items: dict[tuple[str, str], tuple[str, str]] = {}
+        self._sets: dict[frozenset[tuple[str, str]], frozenset[tuple[str, str]]] = {}
         self.keystrokes: dict[str, tuple[int, ...]] = _keystrokes(conn)
 
     def load_all(self, ips: Iterable[str]) -> list[Member]:
         """Every observation's member, from one scan per table (a full pass)."""
-        found: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
-        for name, sql in _ALL.items():
-            for ip, signal, value in self._conn.execute(sql):
-                found[ip][name].add((signal, value))
+        found = self._read((name, self._conn.execute(sql)) for name, sql in _ALL.items())
         members = []
         for ip in ips:
-            sets = found.get(ip, {})
-            member = self._member(ip, sets)
-            self._members[ip] = member
+            member = self._members[ip] = self._member(ip, found)
             members.append(member)
         return members
 
@@ -71,13 +68,24 @@ class Features:
         incremental pass that read 164 k addresses.
         """
         wanted = list(dict.fromkeys(ip for ip in ips if ip not in self._members))
-        found: dict[str, dict[str, set[tuple[str, str]]]] = {
-            ip: defaultdict(set) for ip in wanted}
-        for name, sql in _OF_IPS.items():
-            for ip, signal, value in select_in(self._conn, sql, wanted):
-                found[ip][name].add((signal, value))
-        for ip, sets in found.items():
-            self._members[ip] = self._member(ip, sets)
+        found = self._read((name, select_in(self._conn, sql, wanted))
+                           for name, sql in _OF_IPS.items())
+        for ip in wanted:
+            self._members[ip] = self._member(ip, found)
+
+    def _read(self, tables: Iterable[tuple[str, Iterable[tuple[str, str, str]]]]
+              ) -> dict[str, dict[str, list[tuple[str, str]]]]:
+        """Table name → address → its (signal, value) items, each item one shared object:
+        a stock fingerprint held by 400 k addresses is one tuple, not 400 k."""
+        found: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        items = self._items
+        for name, rows in tables:
+            of_ip: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for ip, signal, value in rows:
+                item = (signal, value)
+                of_ip[ip].append(items.setdefault(item, item))
+            found[name] = of_ip
+        return found
 
     def of(self, ip: str) -> Member:
         """One address's member."""
@@ -110,13 +118,16 @@ class Features:
                 (signal, value, rarity.COMMON)).fetchone()[0]
         return count
 
-    def _member(self, ip: str, sets: dict[str, set[tuple[str, str]]]) -> Member:
-        empty: frozenset[tuple[str, str]] = frozenset()
-        infrastructure = sets.get("payloads", set()) | sets.get("c2", set())
-        return Member(ip, frozenset(sets["tools"]) if sets.get("tools") else empty,
-                      frozenset(sets["traces"]) if sets.get("traces") else empty,
-                      frozenset(infrastructure) if infrastructure else empty,
+    def _member(self, ip: str, found: dict[str, dict[str, list[tuple[str, str]]]]) -> Member:
+        return Member(ip, self._set(found["tools"].get(ip, ())),
+                      self._set(found["traces"].get(ip, ())),
+                      self._set([*found["payloads"].get(ip, ()), *found["c2"].get(ip, ())]),
                       self.keystrokes.get(ip, ()))
+
+    def _set(self, items: Sequence[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+        """One frozenset object per distinct set: most scanners hold one of a few dozen."""
+        made = frozenset(items)
+        return self._sets.setdefault(made, made)
 
 
 def select_in(conn: sqlite3.Connection, sql: str, values: Sequence[object]
