@@ -90,17 +90,20 @@ def cluster_campaigns(crews: Sequence[Crew],
     ``holders_of`` counts a value's holders among all identities when
     ``crews`` are only those that can link (see `graph.shared_values`).
     """
+    handoffs = _handoffs(crews)
+    typed = {(a, b): distance
+             for (a, b), distance in keystroke_pairs([c.keystrokes for c in crews]).items()
+             if _overlap(crews[a].window_us, crews[b].window_us)}
     evidence = shared_values([c.infrastructure for c in crews],
                              [bool(c.keystrokes or c.first_phase or c.last_phase) for c in crews],
-                             holders_of)
-    for pair, handovers in _handoffs(crews).items():
+                             holders_of, handoffs.keys() | typed.keys())
+    for pair, handovers in handoffs.items():
         weight = min(1.0, sum(HANDOFF_WEIGHT / (rivals + 1) for _, rivals in handovers))
         evidence[pair].append(Evidence("handoff", "; ".join(d for d, _ in handovers),
                                        len(handovers), weight))
-    for (a, b), distance in keystroke_pairs([c.keystrokes for c in crews]).items():
-        if _overlap(crews[a].window_us, crews[b].window_us):
-            evidence[(a, b)].append(Evidence("keystroke", f"distance {distance},"
-                                             " overlapping activity", 2, 1.0))
+    for pair, distance in typed.items():
+        evidence[pair].append(Evidence("keystroke", f"distance {distance},"
+                                       " overlapping activity", 2, 1.0))
     links = []
     for (a, b), found in evidence.items():
         total = score(found)

@@ -78,8 +78,11 @@ def class_score(weights: Iterable[tuple[str, float]]) -> float:
 def shared_values(values_of: Sequence[Collection[tuple[str, str]]],
                   links_otherwise: Sequence[bool] = (),
                   holders_of: Callable[[tuple[str, str]], int] | None = None,
+                  keep: Collection[tuple[int, int]] = (),
                   ) -> dict[tuple[int, int], list[Evidence]]:
-    """Evidence per member pair from the exact values they share, weighted by rarity.
+    """Evidence per member pair from the exact values they share, weighted by rarity,
+    for the pairs whose shared values reach `rarity.LINK` and for those in ``keep``
+    (pairs that other evidence may carry over it).
 
     Values held by `rarity.COMMON` members or more weigh nothing and make no
     pairs, so a stock fingerprint on a million scanners costs one dict entry.
@@ -87,9 +90,12 @@ def shared_values(values_of: Sequence[Collection[tuple[str, str]]],
     cannot link some other way: ``links_otherwise``) is in no pair, since a
     pair's evidence is part of each side's: at a million observations this
     cut the candidate pairs from 7.07 M to 263 k and the identity layer from
-    ~35 s to ~6 s, with the same partition. ``holders_of`` counts a value's
-    holders in the whole population when ``values_of`` is only part of it
-    (an incremental pass); by default the members given are the population.
+    ~35 s to ~6 s, with the same partition. The candidate pairs are scored in
+    arrays and evidence is built only for the pairs kept: the bench/ingest.py
+    corpus makes 357 k candidates and 19 k links, and a list of evidence per
+    candidate was the pass's largest allocation. ``holders_of`` counts a
+    value's holders in the whole population when ``values_of`` is only part
+    of it (an incremental pass); by default the members given are the population.
     """
     holders: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, values in enumerate(values_of):
@@ -102,17 +108,59 @@ def shared_values(values_of: Sequence[Collection[tuple[str, str]]],
         (index < len(links_otherwise) and links_otherwise[index])
         or class_score((item[0], weights[item]) for item in values) + EPSILON >= rarity.LINK
         for index, values in enumerate(values_of)]
-    pairs: dict[tuple[int, int], list[Evidence]] = defaultdict(list)
+    items: list[tuple[str, str]] = []
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
     for item, members in holders.items():
-        w = weights[item]
-        candidates = [m for m in members if eligible[m]] if w > 0.0 else []
+        candidates = [m for m in members if eligible[m]] if weights[item] > 0.0 else []
         if len(candidates) < 2:
             continue
-        evidence = Evidence(item[0], item[1], df[item], w)
-        for i, a in enumerate(candidates):
-            for b in candidates[i + 1:]:
-                pairs[(a, b)].append(evidence)
+        first, second = np.triu_indices(len(candidates), 1)
+        held = np.array(sorted(candidates), dtype=np.int64)
+        firsts.append(held[first])
+        seconds.append(held[second])
+        items.append(item)
+    pairs: dict[tuple[int, int], list[Evidence]] = defaultdict(list)
+    if not items:
+        return pairs
+    sizes = [len(f) for f in firsts]
+    a = np.concatenate(firsts)
+    b = np.concatenate(seconds)
+    item_of = np.repeat(np.arange(len(items), dtype=np.int64), sizes)
+    kept = _reaching_link(a * len(values_of) + b, item_of, items, weights,
+                          {x * len(values_of) + y for x, y in keep})
+    for position in np.flatnonzero(kept).tolist():
+        item = items[item_of[position]]
+        pairs[(int(a[position]), int(b[position]))].append(
+            Evidence(item[0], item[1], df[item], weights[item]))
     return pairs
+
+
+def _reaching_link(pair: np.ndarray, item_of: np.ndarray, items: Sequence[tuple[str, str]],
+                   weights: dict[tuple[str, str], float], keep: set[int]) -> np.ndarray:
+    """Which (pair, item) rows belong to a pair whose `score` reaches `rarity.LINK`
+    (with a margin: the caller sums the kept evidence exactly) or is in ``keep``."""
+    classes = {kind: n for n, kind in enumerate(
+        sorted({SIGNAL_CLASS.get(signal, signal) for signal, _ in items}))}
+    item_class = np.array([classes[SIGNAL_CLASS.get(s, s)] for s, _ in items], dtype=np.int64)
+    item_weight = np.array([weights[item] for item in items], dtype=np.float64)
+    key = pair * len(classes) + item_class[item_of]  # one sort key: (pair, class)
+    order = np.argsort(key)
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    rows_per_class = np.diff(np.r_[starts, len(key)])
+    best = np.maximum.reduceat(item_weight[item_of[order]], starts)  # per (pair, class)
+    class_pair = key[starts] // len(classes)
+    del key
+    pair_starts = np.flatnonzero(np.r_[True, class_pair[1:] != class_pair[:-1]])
+    linking = np.add.reduceat(best, pair_starts) + 1e-6 >= rarity.LINK  # per pair
+    if keep:
+        linking |= np.isin(class_pair[pair_starts],
+                           np.fromiter(keep, dtype=np.int64, count=len(keep)))
+    classes_per_pair = np.diff(np.r_[pair_starts, len(class_pair)])
+    kept = np.empty(len(pair), dtype=bool)
+    kept[order] = np.repeat(np.repeat(linking, classes_per_pair), rows_per_class)
+    return kept
 
 
 def keystroke_pairs(keystrokes: Sequence[Sequence[int]]) -> dict[tuple[int, int], int]:
