@@ -109,30 +109,33 @@ def shared_values(values_of: Sequence[Collection[tuple[str, str]]],
         or class_score((item[0], weights[item]) for item in values) + EPSILON >= rarity.LINK
         for index, values in enumerate(values_of)]
     items: list[tuple[str, str]] = []
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
+    by_size: dict[int, tuple[list[list[int]], list[int]]] = defaultdict(lambda: ([], []))
     for item, members in holders.items():
         candidates = [m for m in members if eligible[m]] if weights[item] > 0.0 else []
-        if len(candidates) < 2:
-            continue
-        first, second = np.triu_indices(len(candidates), 1)
-        held = np.array(sorted(candidates), dtype=np.int64)
-        firsts.append(held[first])
-        seconds.append(held[second])
-        items.append(item)
+        if len(candidates) >= 2:  # values of equal holder counts pair up in one array
+            held, numbers = by_size[len(candidates)]
+            held.append(candidates)
+            numbers.append(len(items))
+            items.append(item)
     pairs: dict[tuple[int, int], list[Evidence]] = defaultdict(list)
     if not items:
         return pairs
-    sizes = [len(f) for f in firsts]
-    a = np.concatenate(firsts)
-    b = np.concatenate(seconds)
-    item_of = np.repeat(np.arange(len(items), dtype=np.int64), sizes)
+    firsts, seconds, item_ofs = [], [], []
+    for size, (held, numbers) in by_size.items():
+        table = np.array(held, dtype=np.int64)  # one row per value, its holders ascending
+        first, second = np.triu_indices(size, 1)
+        firsts.append(table[:, first].ravel())
+        seconds.append(table[:, second].ravel())
+        item_ofs.append(np.repeat(np.array(numbers, dtype=np.int64), len(first)))
+    a, b, item_of = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(item_ofs)
     kept = _reaching_link(a * len(values_of) + b, item_of, items, weights,
                           {x * len(values_of) + y for x, y in keep})
     for position in np.flatnonzero(kept).tolist():
         item = items[item_of[position]]
         pairs[(int(a[position]), int(b[position]))].append(
             Evidence(item[0], item[1], df[item], weights[item]))
+    for found in pairs.values():  # the same order however the members were given
+        found.sort(key=lambda e: (e.signal, e.value))
     return pairs
 
 
