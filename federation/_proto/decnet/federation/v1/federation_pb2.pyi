@@ -1,8 +1,22 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORD_KIND_UNSPECIFIED: _ClassVar[RecordKind]
+    RECORD_KIND_IDENTITY: _ClassVar[RecordKind]
+    RECORD_KIND_CAMPAIGN: _ClassVar[RecordKind]
+    RECORD_KIND_TOMBSTONE: _ClassVar[RecordKind]
+RECORD_KIND_UNSPECIFIED: RecordKind
+RECORD_KIND_IDENTITY: RecordKind
+RECORD_KIND_CAMPAIGN: RecordKind
+RECORD_KIND_TOMBSTONE: RecordKind
 
 class Envelope(_message.Message):
     __slots__ = ("key_id", "method", "schema_version", "timestamp_ms", "nonce", "signature")
@@ -115,3 +129,119 @@ class SimhashNearResponse(_message.Message):
     min_distance: int
     count_within: int
     def __init__(self, schema_version: _Optional[int] = ..., match: _Optional[bool] = ..., min_distance: _Optional[int] = ..., count_within: _Optional[int] = ...) -> None: ...
+
+class GossipRecord(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RecordBody(_message.Message):
+    __slots__ = ("schema_version", "schema_minor", "origin", "version", "record_id", "kind", "issued_day", "summary")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_MINOR_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_DAY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    schema_minor: int
+    origin: str
+    version: int
+    record_id: bytes
+    kind: RecordKind
+    issued_day: int
+    summary: Summary
+    def __init__(self, schema_version: _Optional[int] = ..., schema_minor: _Optional[int] = ..., origin: _Optional[str] = ..., version: _Optional[int] = ..., record_id: _Optional[bytes] = ..., kind: _Optional[_Union[RecordKind, str]] = ..., issued_day: _Optional[int] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ...) -> None: ...
+
+class Summary(_message.Message):
+    __slots__ = ("fingerprints", "simhashes", "observation_count", "first_seen_day", "last_seen_day")
+    FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    SIMHASHES_FIELD_NUMBER: _ClassVar[int]
+    OBSERVATION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_DAY_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_DAY_FIELD_NUMBER: _ClassVar[int]
+    fingerprints: _containers.RepeatedCompositeFieldContainer[FingerprintList]
+    simhashes: _containers.RepeatedCompositeFieldContainer[SimhashList]
+    observation_count: int
+    first_seen_day: int
+    last_seen_day: int
+    def __init__(self, fingerprints: _Optional[_Iterable[_Union[FingerprintList, _Mapping]]] = ..., simhashes: _Optional[_Iterable[_Union[SimhashList, _Mapping]]] = ..., observation_count: _Optional[int] = ..., first_seen_day: _Optional[int] = ..., last_seen_day: _Optional[int] = ...) -> None: ...
+
+class FingerprintList(_message.Message):
+    __slots__ = ("kind", "algorithm_version", "values")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    algorithm_version: int
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., algorithm_version: _Optional[int] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SimhashList(_message.Message):
+    __slots__ = ("kind", "algorithm_version", "values")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    algorithm_version: int
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, kind: _Optional[str] = ..., algorithm_version: _Optional[int] = ..., values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DigestEntry(_message.Message):
+    __slots__ = ("origin", "version")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    version: int
+    def __init__(self, origin: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class DigestChunk(_message.Message):
+    __slots__ = ("first", "last", "entries")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    first: str
+    last: str
+    entries: _containers.RepeatedCompositeFieldContainer[DigestEntry]
+    def __init__(self, first: _Optional[str] = ..., last: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[DigestEntry, _Mapping]]] = ...) -> None: ...
+
+class OriginDelta(_message.Message):
+    __slots__ = ("origin", "from_version", "to_version", "reset", "collected_through", "records")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    COLLECTED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    from_version: int
+    to_version: int
+    reset: bool
+    collected_through: int
+    records: _containers.RepeatedCompositeFieldContainer[GossipRecord]
+    def __init__(self, origin: _Optional[str] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ..., reset: _Optional[bool] = ..., collected_through: _Optional[int] = ..., records: _Optional[_Iterable[_Union[GossipRecord, _Mapping]]] = ...) -> None: ...
+
+class GossipRequest(_message.Message):
+    __slots__ = ("schema_version", "digest", "deltas")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    digest: DigestChunk
+    deltas: _containers.RepeatedCompositeFieldContainer[OriginDelta]
+    def __init__(self, schema_version: _Optional[int] = ..., digest: _Optional[_Union[DigestChunk, _Mapping]] = ..., deltas: _Optional[_Iterable[_Union[OriginDelta, _Mapping]]] = ...) -> None: ...
+
+class GossipResponse(_message.Message):
+    __slots__ = ("schema_version", "deltas", "digest")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    deltas: _containers.RepeatedCompositeFieldContainer[OriginDelta]
+    digest: DigestChunk
+    def __init__(self, schema_version: _Optional[int] = ..., deltas: _Optional[_Iterable[_Union[OriginDelta, _Mapping]]] = ..., digest: _Optional[_Union[DigestChunk, _Mapping]] = ...) -> None: ...
