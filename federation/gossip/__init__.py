@@ -1,0 +1,1 @@
+"""Gossip: origin-signed identity summaries spread by anti-entropy, membership, discovery."""

@@ -1,0 +1,241 @@
+"""The anti-entropy core: records held per origin, digests, deltas and merging; no I/O.
+
+Every origin numbers the records it issues 1, 2, 3 ...; an update of a
+record or its tombstone gets the next number, and replaces what it
+supersedes. A node's *watermark* for an origin says it holds the latest
+state of every record of that origin up to that version. The invariant
+(docs/protocol.md, "Gossip"):
+
+- A digest is (origin → watermark). A delta for an origin carries every
+  record held above the receiver's watermark ``from_version``, in version
+  order, up to ``to_version``; the receiver applies it only when
+  ``from_version`` is not above its own watermark (else it would leave a
+  gap) and then holds that origin up to ``to_version``. Applying a delta
+  twice, late, or out of order changes nothing it should not: a record
+  replaces another only with a higher version, so any order and
+  duplication of deliveries converges to the same state.
+- A tombstone is a record too, and wins like one. Tombstones older than
+  ``horizon_days`` are collected; ``collected_through`` remembers the
+  highest version collected. A peer whose watermark is above zero but below
+  it would miss deletions, so it gets a *reset* instead: drop the origin's
+  records, then everything from zero.
+- Only records whose origin is trusted and whose origin signature verifies
+  are stored or relayed (`record.check_record`); the first bad record of a
+  delta ends it, and the watermark advances only past the good ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from federation._proto.decnet.federation.v1 import federation_pb2 as pb
+from federation.gossip.record import Record, RecordRefused, check_record
+from federation.keys import PeerKey
+
+#: Trusted origin key id → its key (None: not trusted).
+TrustedKeys = Callable[[str], PeerKey | None]
+
+
+@dataclass(slots=True)
+class OriginLog:
+    """One origin's records: the latest per record id, indexed by version."""
+
+    watermark: int = 0
+    collected_through: int = 0
+    by_id: dict[bytes, Record] = field(default_factory=dict)
+    versions: list[int] = field(default_factory=list)  # sorted
+    at: dict[int, Record] = field(default_factory=dict)
+
+    def put(self, record: Record) -> bool:
+        """Keep ``record`` if it supersedes what is held for its id; True if it did."""
+        held = self.by_id.get(record.record_id)
+        if held is not None:
+            if (record.version, record.body, record.signature) <= (
+                    held.version, held.body, held.signature):
+                return False  # older, the same, or the losing twin of an equivocation
+            self._drop(held)
+        self.by_id[record.record_id] = record
+        bisect.insort(self.versions, record.version)
+        self.at[record.version] = record
+        return True
+
+    def _drop(self, record: Record) -> None:
+        del self.by_id[record.record_id]
+        self.versions.pop(bisect.bisect_left(self.versions, record.version))
+        del self.at[record.version]
+
+    def above(self, version: int) -> Iterator[Record]:
+        """Records with a version above ``version``, in version order."""
+        for v in self.versions[bisect.bisect_right(self.versions, version):]:
+            yield self.at[v]
+
+    def collect(self, before_day: int) -> list[Record]:
+        """Drop tombstones issued before ``before_day``; remember the highest version."""
+        old = [r for r in self.by_id.values() if r.tombstone and r.issued_day < before_day]
+        for record in old:
+            self._drop(record)
+            self.collected_through = max(self.collected_through, record.version)
+        return old
+
+    def clear(self) -> None:
+        self.by_id.clear()
+        self.versions.clear()
+        self.at.clear()
+        self.watermark = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one delta did: records stored, duplicates skipped, why it stopped early."""
+
+    origin: str
+    stored: tuple[Record, ...] = ()
+    duplicates: int = 0
+    refused: str | None = None  # a reason from `RecordRefused` (or "gap", "malformed")
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaBudget:
+    """Bounds on one message's deltas: records and their bytes."""
+
+    max_records: int = 256
+    max_bytes: int = 512 * 1024
+
+
+class GossipState:
+    """Every origin's records this node holds, and the digest/delta/merge rules."""
+
+    def __init__(self, trusted: TrustedKeys, *, horizon_days: int = 30) -> None:
+        self._trusted = trusted
+        self.horizon_days = horizon_days
+        self.logs: dict[str, OriginLog] = {}
+
+    # -- reading --
+
+    def digest(self) -> dict[str, int]:
+        return {origin: log.watermark for origin, log in self.logs.items() if log.watermark}
+
+    def records(self, origin: str) -> list[Record]:
+        log = self.logs.get(origin)
+        return [] if log is None else list(log.above(0))
+
+    def digest_chunk(self, after: str = "", max_entries: int = 512) -> pb.DigestChunk:
+        """The digest of the origins after ``after`` (cyclically), at most ``max_entries``.
+
+        The chunk names its range, so the other side can tell an origin this
+        node lacks (inside the range, absent) from one the chunk left out.
+        """
+        origins = sorted(o for o, log in self.logs.items() if log.watermark)
+        start = bisect.bisect_right(origins, after) if after else 0
+        if start >= len(origins):
+            start = 0
+        picked = origins[start:start + max_entries]
+        chunk = pb.DigestChunk(first=picked[0] if picked and start else "",
+                               last=picked[-1] if start + max_entries < len(origins) else "")
+        chunk.entries.extend(pb.DigestEntry(origin=o, version=self.logs[o].watermark)
+                             for o in picked)
+        return chunk
+
+    def deltas_for(self, chunk: pb.DigestChunk, budget: DeltaBudget = DeltaBudget()
+                   ) -> list[pb.OriginDelta]:
+        """What the sender of ``chunk`` lacks among the origins its range covers."""
+        theirs = {entry.origin: entry.version for entry in chunk.entries}
+        deltas: list[pb.OriginDelta] = []
+        records_left, bytes_left = budget.max_records, budget.max_bytes
+        for origin in sorted(self.logs):
+            if origin < chunk.first or (chunk.last and origin > chunk.last):
+                continue
+            log = self.logs[origin]
+            their = theirs.get(origin, 0)
+            if log.watermark <= their or records_left <= 0:
+                continue
+            reset = 0 < their < log.collected_through
+            start = 0 if reset else their
+            delta = pb.OriginDelta(origin=origin, from_version=start, reset=reset,
+                                   collected_through=log.collected_through,
+                                   to_version=log.watermark)
+            sent = start
+            for record in log.above(start):
+                size = len(record.body) + len(record.signature)
+                if records_left <= 0 or size > bytes_left:
+                    delta.to_version = sent  # the rest next round, from there
+                    break
+                delta.records.append(record.wire())
+                sent = record.version
+                records_left -= 1
+                bytes_left -= size
+            if delta.to_version > start:
+                deltas.append(delta)
+        return deltas
+
+    # -- merging --
+
+    def apply(self, delta: pb.OriginDelta) -> Applied:
+        """Merge one delta; see the module docstring for when it is refused or cut short."""
+        origin = delta.origin
+        if self._trusted(origin) is None:
+            return Applied(origin, refused="untrusted_origin")
+        if delta.to_version < delta.from_version or (delta.reset and delta.from_version):
+            return Applied(origin, refused="malformed")
+        log = self.logs.setdefault(origin, OriginLog())
+        reset = False
+        if delta.reset and log.watermark < delta.collected_through:
+            log.clear()
+            log.collected_through = delta.collected_through
+            reset = True
+        if delta.from_version > log.watermark:
+            return Applied(origin, refused="gap", reset=reset)
+        if delta.from_version < delta.collected_through:
+            # The sender no longer has that stretch's tombstones, so neither will we.
+            log.collected_through = max(log.collected_through, delta.collected_through)
+        stored: list[Record] = []
+        duplicates = 0
+        last = delta.from_version
+        for wire in delta.records:
+            try:
+                record = check_record(wire, self._trusted)
+            except RecordRefused as exc:
+                return self._cut(log, last, origin, stored, duplicates, exc.reason, reset)
+            if record.origin != origin or not last < record.version <= delta.to_version:
+                return self._cut(log, last, origin, stored, duplicates, "malformed", reset)
+            last = record.version
+            if record.version > log.watermark and log.put(record):
+                stored.append(record)
+            else:
+                duplicates += 1
+        log.watermark = max(log.watermark, delta.to_version)
+        return Applied(origin, tuple(stored), duplicates, None, reset)
+
+    @staticmethod
+    def _cut(log: OriginLog, last: int, origin: str, stored: list[Record], duplicates: int,
+             reason: str, reset: bool) -> Applied:
+        """A bad record ends the delta: the watermark covers only what came before it."""
+        log.watermark = max(log.watermark, last)
+        return Applied(origin, tuple(stored), duplicates, reason, reset)
+
+    def publish(self, record: Record) -> None:
+        """Hold a record this node originated (its versions are complete by construction)."""
+        log = self.logs.setdefault(record.origin, OriginLog())
+        if record.version <= log.watermark:
+            raise ValueError(f"version {record.version} is not above {log.watermark}")
+        log.put(record)
+        log.watermark = record.version
+
+    def load(self, origin: str, watermark: int, collected_through: int,
+             records: Iterable[Record]) -> None:
+        """Restore an origin as persisted (records already checked when they arrived)."""
+        log = self.logs.setdefault(origin, OriginLog())
+        for record in records:
+            log.put(record)
+        log.watermark, log.collected_through = watermark, collected_through
+
+    def collect(self, today: int) -> list[Record]:
+        """Drop tombstones issued more than ``horizon_days`` before ``today``."""
+        dropped: list[Record] = []
+        for log in self.logs.values():
+            dropped += log.collect(today - self.horizon_days)
+        return dropped
+
