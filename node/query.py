@@ -4,7 +4,8 @@ Everything returned here is a frozen aggregate that is safe to share: counts,
 coarse-able times, booleans, and the shared values themselves (target
 domains, fingerprints, SimHashes). No IP, observation or identity id,
 honeypot name, credential, command or mail local-part type ever appears in
-this module's return values. `federation` imports this module and nothing
+this module's return values (a summary's handle is a keyed hash of a group's
+id, unlinkable to it without the store's secret). `federation` imports this module and nothing
 else of `node`'s data layer.
 
 The federation reads it in bulk (`NodeQuery`): at each answer refresh it takes
@@ -18,12 +19,15 @@ value exactly as the node stores it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from node.cluster.summaries import LAYERS, group_summaries
+from node.cluster.summaries import GroupSummary as GroupSummary  # re-exported: the seam
 from node.ingest.timestamps import format_time_us
 from node.profile.fingerprints import TYPES, validate_fingerprint
 from node.profile.rejection import Rejected
@@ -100,6 +104,11 @@ class NodeQuery(Protocol):
 
     async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
         """SimHashes of ``kind`` (``keystroke``, ``mail_body``); zero hashes excluded."""
+        ...
+
+    async def summaries(self, layer: str, thresholds: Thresholds) -> list[GroupSummary]:
+        """Shareable summaries of the identities or campaigns with a distinctive value
+        (`node.cluster.summaries`); every value passes ``thresholds`` on its own."""
         ...
 
 
@@ -221,6 +230,13 @@ class StoreQuery:
         rows = await self._store.fetch(sql, _having(thresholds))
         # ~0.3 s per million rows: off the event loop, which is answering peers
         return await asyncio.to_thread(_simhash_set, rows)
+
+    async def summaries(self, layer: str, thresholds: Thresholds) -> list[GroupSummary]:
+        if layer not in LAYERS:
+            raise MalformedQuery(f"unknown layer {layer!r}")
+        return await self._store.read_job(functools.partial(
+            group_summaries, layer=layer, min_count=thresholds.min_count,
+            min_distinct_attackers=thresholds.min_distinct_attackers))
 
     async def smtp_target(self, domain: str) -> SeenAggregate:
         """This node's own aggregate for one domain (the local CLI; no thresholds)."""

@@ -130,12 +130,14 @@ class Features:
         return self._sets.setdefault(made, made)
 
 
-def select_in(conn: sqlite3.Connection, sql: str, values: Sequence[object]
+def select_in(conn: sqlite3.Connection, sql: str, values: Sequence[object], *, repeat: int = 1
               ) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sql`` whose ``{marks}`` is bound to ``values``, `_CHUNK` at a time."""
+    """Rows of ``sql`` whose ``{marks}`` (``repeat`` of them, each the same list) is bound
+    to ``values``, `_CHUNK` at a time."""
     for start in range(0, len(values), _CHUNK):
         chunk = values[start:start + _CHUNK]
-        yield from conn.execute(sql.format(marks=", ".join("?" * len(chunk))), chunk)
+        yield from conn.execute(sql.format(marks=", ".join("?" * len(chunk))),
+                                list(chunk) * repeat)
 
 
 def _keystrokes(conn: sqlite3.Connection) -> dict[str, tuple[int, ...]]:

@@ -12,6 +12,7 @@ Invariants (they are what `kill -9` must not break):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -241,6 +242,22 @@ class Store:
         warm with the tables ingest just wrote.
         """
         return await self._writing().run_job(job)
+
+    @_translated
+    async def read_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job(connection)`` on a read-only connection of its own, in a thread, over
+        one snapshot: bulk reads that stream their rows (summaries for gossip) without
+        holding the event loop or the writer."""
+        def run() -> T:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA query_only=ON")
+                conn.execute("PRAGMA busy_timeout=10000")
+                conn.execute("BEGIN")
+                return job(conn)
+            finally:
+                conn.close()
+        return await asyncio.to_thread(run)
 
     def known_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Which of these event keys are stored already (committed ones; a snapshot read).

@@ -20,7 +20,7 @@ PAGE_SIZE = 8192
 _WAL_CHECKPOINT_PAGES = 16384
 
 #: Bumped whenever the schema changes; `MIGRATIONS[v]` upgrades v → v+1.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -240,8 +240,14 @@ CREATE INDEX cluster_links_by_value ON cluster_links (signal, value);
 CREATE INDEX profile_ipv6_leaks_by_iid ON profile_ipv6_leaks (iid)
 """
 
+# A secret of this store that keys the opaque handles of shareable summaries
+# (node/cluster/summaries.py): stable for one node, unlinkable to its ids elsewhere.
+_SCHEMA_V7 = """
+INSERT OR IGNORE INTO meta (name, value) VALUES ('summary_salt', lower(hex(randomblob(32))))
+"""
+
 MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4,
-                              4: _SCHEMA_V5, 5: _SCHEMA_V6}
+                              4: _SCHEMA_V5, 5: _SCHEMA_V6, 6: _SCHEMA_V7}
 
 
 def pragmas(cache_mib: int, max_size_mib: int = 0) -> tuple[str, ...]:
