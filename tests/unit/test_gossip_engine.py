@@ -1,0 +1,105 @@
+"""One node's gossip without the network: publishing, exchanging, persisting, scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from federation._proto.decnet.federation.v1 import federation_pb2 as pb
+from federation.gossip.config import GossipConfig
+from federation.gossip.engine import GossipEngine
+from federation.gossip.record import RECORD_DOMAIN
+from federation.gossip.store import GossipStore
+from federation.keys import NodeKey, PeerKey
+from node.query import GroupSummary
+
+KEYS = [NodeKey.generate() for _ in range(3)]
+TRUSTED = {k.key_id: k.public for k in KEYS}
+
+
+def trusted(key_id: str) -> PeerKey | None:
+    return TRUSTED.get(key_id)
+
+
+def engine(tmp_path: Path, n: int, now: list[float] | None = None) -> GossipEngine:
+    clock = (lambda: now[0]) if now is not None else (lambda: 1_780_000_000.0)
+    return GossipEngine(KEYS[n], GossipStore(tmp_path / f"gossip-{n}.db"), trusted,
+                        GossipConfig.local(), clock=clock)
+
+
+def summary(handle: str, ja3: str, observations: int = 3) -> GroupSummary:
+    return GroupSummary("identity", handle, (("ja3", 1, (ja3,)),), (), observations,
+                        1_780_000_000_000_000, 1_780_000_000_000_000)
+
+
+def round_trip(asker: GossipEngine, answerer: GossipEngine) -> None:
+    """One push-pull round, asker → answerer, as the loop runs it."""
+    response = answerer.answer(asker.key.key_id, asker.request_for(answerer.key.key_id))
+    asker.receive(answerer.key.key_id, response.deltas)
+    push = asker.push_for(answerer.key.key_id, response.digest)
+    answerer.answer(asker.key.key_id, push)
+
+
+def test_a_published_summary_reaches_a_peer_and_survives_its_restart(tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    assert a.publish([summary("h1", "a" * 32)]) == 1
+    round_trip(b, a)
+    assert b.held() == {KEYS[0].key_id: 1}
+    b.close()
+    again = engine(tmp_path, 1)
+    assert again.held() == {KEYS[0].key_id: 1}
+    assert again.state.digest() == a.state.digest()
+
+
+def test_unchanged_summaries_issue_nothing_and_vanished_ones_a_tombstone(
+        tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32), summary("h2", "b" * 32)])
+    assert a.publish([summary("h1", "a" * 32), summary("h2", "b" * 32)]) == 0
+    assert a.publish([summary("h1", "a" * 32, observations=4)]) == 2  # changed + gone
+    round_trip(b, a)
+    assert b.held() == {KEYS[0].key_id: 1}
+    assert a.state.digest()[KEYS[0].key_id] == 4
+
+
+def test_versions_only_grow_across_restarts(tmp_path: Path) -> None:
+    a = engine(tmp_path, 0)
+    a.publish([summary("h1", "a" * 32)])
+    a.close()
+    a = engine(tmp_path, 0)
+    a.publish([summary("h1", "c" * 32)])
+    assert a.state.digest()[KEYS[0].key_id] == 2
+
+
+def test_the_asker_pushes_what_the_answerer_lacks(tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32)])
+    b.publish([summary("h9", "d" * 32)])
+    round_trip(a, b)
+    assert a.held() == b.held() == {KEYS[0].key_id: 1, KEYS[1].key_id: 1}
+
+
+def test_a_replayed_delta_is_refused_and_costs_the_sender(tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32)])
+    round_trip(b, a)
+    old = a.state.deltas_for(pb.DigestChunk())  # history from zero
+    b.request_for(KEYS[0].key_id)  # b advertises its digest again
+    applied = b.receive(KEYS[0].key_id, old)
+    assert [x.refused for x in applied] == ["replayed"]
+    assert b.scores.score(KEYS[0].key_id, 1_780_000_000.0) < 100
+
+
+def test_forged_records_get_the_sender_ignored_and_leave_state_alone(tmp_path: Path) -> None:
+    b = engine(tmp_path, 1)
+    forger = KEYS[2].key_id
+    before = b.state.digest()
+    for n in range(1, 6):
+        body = pb.RecordBody(schema_version=1, origin=KEYS[0].key_id, version=n,
+                             record_id=bytes([n]) * 16, kind="RECORD_KIND_IDENTITY",
+                             issued_day=20_000).SerializeToString()
+        forged = pb.GossipRecord(body=body, signature=KEYS[2].sign(RECORD_DOMAIN + body))
+        b.receive(forger, [pb.OriginDelta(origin=KEYS[0].key_id, from_version=0,
+                                          to_version=n, records=[forged])])
+    assert b.state.digest() == before
+    assert b.peers[forger].refused == {"invalid_signature": 3}  # then it was ignored
+    assert b.ignored(forger)
