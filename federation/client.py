@@ -43,7 +43,8 @@ UNREACHABLE = "unreachable"
 REFUSED = "refused"
 BAD_ANSWER = "bad_answer"
 TLS_MISMATCH = "tls_mismatch"
-_MAX_ANSWER_BYTES = 64 * 1024
+#: Largest answer accepted: a gossip response carries up to 512 KiB of records.
+_MAX_ANSWER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)

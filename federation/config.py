@@ -72,6 +72,9 @@ class ServerLimits:
     #: Largest request message in bytes (questions are < 300 bytes). Checked by
     #: the transport and again before anything else: RESOURCE_EXHAUSTED.
     max_request_bytes: int = 4096
+    #: Largest request of a bulk method (a gossip exchange pushing records),
+    #: bytes. The transport's limit is the larger of the two.
+    max_bulk_request_bytes: int = 1 << 20
     #: Largest metadata (envelope included) in bytes.
     max_metadata_bytes: int = 8192
     #: Accepted distance between a request's timestamp and the server clock,
@@ -107,7 +110,8 @@ class ServerLimits:
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("max_request_bytes", "max_metadata_bytes", "clock_window_s",
+        for name in ("max_request_bytes", "max_bulk_request_bytes", "max_metadata_bytes",
+                     "clock_window_s",
                      "replay_cache_entries", "max_concurrent_rpcs", "max_streams_per_peer",
                      "max_streams_per_connection", "max_answering_per_peer"):
             if getattr(self, name) < 1:

@@ -18,6 +18,7 @@
     ├── SlowRequest                      DEADLINE_EXCEEDED (request not delivered in time)
     ├── InvalidQuestion                  INVALID_ARGUMENT (well signed, not well formed)
     ├── StateUnavailable                 UNAVAILABLE (replay/budget state could not be saved)
+    ├── NotServed                        UNIMPLEMENTED (this node does not serve the method)
     └── PeerError                        client side: a peer's answer could not be used
         ├── PeerUnreachable              transport failure or deadline
         ├── PeerRefused                  the peer answered with a non-OK status
@@ -105,6 +106,10 @@ class StateUnavailable(FederationError):
     """The durable replay/budget state could not be written: refuse rather than forget."""
 
 
+class NotServed(FederationError):
+    """The method exists in the contract but this node does not serve it (gossip off)."""
+
+
 class PeerError(FederationError):
     """Client side: asking one peer failed; the row in the report says why."""
 
@@ -153,6 +158,7 @@ STATUS_TABLE: Mapping[type[FederationError], grpc.StatusCode] = {
     SlowRequest: grpc.StatusCode.DEADLINE_EXCEEDED,
     InvalidQuestion: grpc.StatusCode.INVALID_ARGUMENT,
     StateUnavailable: grpc.StatusCode.UNAVAILABLE,
+    NotServed: grpc.StatusCode.UNIMPLEMENTED,
 }
 
 #: Details sent for anything that is not a `FederationError` (no traceback, no repr).

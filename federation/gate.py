@@ -95,11 +95,10 @@ class Gate:
 
         ``tls_peer`` is the key id the TLS handshake authenticated (None when
         plaintext): the envelope must name it, and its bucket pays.
-        ``max_body_bytes`` is the method's own size limit, if lower.
+        ``max_body_bytes`` is the method's limit (`Method.request_limit`); the
+        server's question limit when not given.
         """
-        limit = self._limits.max_request_bytes
-        if max_body_bytes is not None:
-            limit = min(limit, max_body_bytes)
+        limit = self._limits.max_request_bytes if max_body_bytes is None else max_body_bytes
         if len(body) > limit:
             raise Oversized(f"request of {len(body)} bytes exceeds {limit}")
         metadata = tuple(metadata)

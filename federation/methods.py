@@ -15,17 +15,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION
-from federation.errors import InvalidQuestion
+from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
+from federation.errors import InvalidQuestion, NotServed
+from federation.gossip.engine import GossipEngine
 from federation.privacy import PrivacyPolicy
 from federation.snapshot import AnswerSnapshot
 from federation.wire import (
     FINGERPRINT_SEEN,
     GET_NODE_INFO,
+    GOSSIP,
     SIMHASH_NEAR,
     SMTP_TARGET_SEEN,
     Answer,
     FingerprintQuestion,
+    GossipAnswer,
+    GossipExchange,
     NodeInfo,
     NodeInfoQuestion,
     Question,
@@ -53,12 +57,15 @@ class Checked:
 
 @dataclass(frozen=True, slots=True)
 class Answering:
-    """What an answer may draw on: the snapshot, the policy, who this node is."""
+    """What an answer may draw on: the snapshot, the policy, who this node is, who asks,
+    and this node's gossip (None when it does not gossip)."""
 
     snapshot: AnswerSnapshot
     policy: PrivacyPolicy
     name: str
     key_id: str
+    asker: str = ""
+    gossip: GossipEngine | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +76,20 @@ class Method:
     question: type[Question]
     #: Counted against the daily distinct-question budget.
     charged: bool
-    #: Largest request message; the server's `max_request_bytes` still applies.
+    #: Largest request message; the server's `max_request_bytes` (for a bulk
+    #: method, `max_bulk_request_bytes`) still applies.
     max_request_bytes: int
     check: Callable[[Any, PrivacyPolicy], Checked]
     answer: Callable[[Checked, Answering], Answer]
     #: What the audit log keeps of an answer.
     audit: Callable[[Any], dict[str, object]]
+    #: Carries records, not a question: bounded by the server's bulk limit.
+    bulk: bool = False
+
+    def request_limit(self, limits: ServerLimits) -> int:
+        """The largest request body this method accepts on a server with ``limits``."""
+        server = limits.max_bulk_request_bytes if self.bulk else limits.max_request_bytes
+        return min(server, self.max_request_bytes)
 
 
 def _malformed_is_invalid(check: Callable[[Any, PrivacyPolicy], Checked]
@@ -111,6 +126,23 @@ def _check_simhash(question: SimhashQuestion, policy: PrivacyPolicy) -> Checked:
                               f" {policy.max_simhash_distance}")
     return Checked(question, None, b"sim\x00%s\x00%d\x00%d" % (
         question.kind.encode(), question.simhash, question.max_distance))
+
+
+def _check_gossip(question: GossipExchange, _: PrivacyPolicy) -> Checked:
+    return Checked(question, None, b"gossip")
+
+
+def _answer_gossip(checked: Checked, node: Answering) -> Answer:
+    if node.gossip is None:
+        raise NotServed("this node does not gossip")
+    question = checked.question
+    assert isinstance(question, GossipExchange)
+    return GossipAnswer(node.gossip.answer(node.asker, question.request))
+
+
+def _audit_gossip(answer: GossipAnswer) -> dict[str, object]:
+    return {"deltas": len(answer.response.deltas),
+            "records": sum(len(d.records) for d in answer.response.deltas)}
 
 
 def _answer_info(_: Checked, node: Answering) -> Answer:
@@ -157,6 +189,8 @@ TABLE: Mapping[str, Method] = {method.name: method for method in (
     Method(SIMHASH_NEAR, SimhashQuestion, charged=True, max_request_bytes=128,
            check=_malformed_is_invalid(_check_simhash), answer=_answer_simhash,
            audit=_audit_near),
+    Method(GOSSIP, GossipExchange, charged=False, max_request_bytes=1 << 20,
+           check=_check_gossip, answer=_answer_gossip, audit=_audit_gossip, bulk=True),
 )}
 
 

@@ -109,6 +109,11 @@ def _slot_key(context: Context, tls_peer: str | None) -> str:
     return address.rpartition(":")[0] or address
 
 
+def transport_limit(limits: ServerLimits) -> int:
+    """The largest message the transport lets through; each method's own is checked after."""
+    return max(limits.max_request_bytes, limits.max_bulk_request_bytes)
+
+
 async def _read_request(requests: AsyncIterator[bytes], limits: ServerLimits) -> bytes:
     """Exactly one request message, whole, within the request deadline."""
     body: bytes | None = None
@@ -117,9 +122,9 @@ async def _read_request(requests: AsyncIterator[bytes], limits: ServerLimits) ->
             async for message in requests:
                 if body is not None:
                     raise InvalidQuestion("one request message per call")
-                if len(message) > limits.max_request_bytes:
+                if len(message) > transport_limit(limits):
                     raise Oversized(f"request of {len(message)} bytes exceeds"
-                                    f" {limits.max_request_bytes}")
+                                    f" {transport_limit(limits)}")
                 body = message
     except TimeoutError:
         raise SlowRequest(
@@ -218,7 +223,7 @@ async def start_server(service: FederationService, listen: str, *, limits: Serve
     server = grpc.aio.server(
         maximum_concurrent_rpcs=4 * limits.max_concurrent_rpcs,
         options=[
-            ("grpc.max_receive_message_length", limits.max_request_bytes),
+            ("grpc.max_receive_message_length", transport_limit(limits)),
             # gRPC's soft limit refuses at random below its hard one: keep both
             # above the gate's exact limit, so the gate (which audits) decides.
             ("grpc.max_metadata_size", 2 * limits.max_metadata_bytes),

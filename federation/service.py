@@ -25,6 +25,7 @@ from federation.config import ServerLimits
 from federation.envelope import encode_envelope, sign_answer
 from federation.errors import FederationError, InvalidQuestion, StateUnavailable, status_for
 from federation.gate import Admitted, Gate, Metadata
+from federation.gossip.engine import GossipEngine
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
 from federation.methods import Answering, Checked, Method, method_named
@@ -63,6 +64,9 @@ class FederationService:
         self._budgets = PeerBudgets(policy)
         self._throttle = AuditThrottle()
         self._gate = Gate(trust, limits, self._budgets)
+        self._limits = limits
+        #: This node's gossip, once `serve` starts it (None: the Gossip method is not served).
+        self.gossip: GossipEngine | None = None
         self._snapshot = AnswerSnapshot(clock())
         self._restore()
 
@@ -99,7 +103,7 @@ class FederationService:
         spec = method_named(method)
         try:
             admitted = self._gate.admit(method, body, metadata, now_s, tls_peer,
-                                        max_body_bytes=spec.max_request_bytes)
+                                        max_body_bytes=spec.request_limit(self._limits))
         except FederationError as exc:
             if tls_peer is not None:  # the handshake authenticated the sender
                 self.audit_refusal(tls_peer, method, exc)
@@ -108,8 +112,9 @@ class FederationService:
         charge: list[QuestionRow] = []
         try:
             checked, charge = self._check_and_charge(admitted, spec, body, now_s)
-            answer = spec.answer(checked, Answering(self._snapshot, self._policy, self._name,
-                                                    self._key.key_id))
+            answer = spec.answer(checked, Answering(
+                self._snapshot, self._policy, self._name, self._key.key_id,
+                admitted.peer.key.key_id, self.gossip))
             response = encode_answer(answer, admitted.envelope.schema_version, method)
             await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
         except FederationError as exc:

@@ -25,7 +25,12 @@ GET_NODE_INFO = f"/{SERVICE}/GetNodeInfo"
 SMTP_TARGET_SEEN = f"/{SERVICE}/SmtpTargetSeen"
 FINGERPRINT_SEEN = f"/{SERVICE}/FingerprintSeen"
 SIMHASH_NEAR = f"/{SERVICE}/SimhashNear"
-METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR)
+GOSSIP = f"/{SERVICE}/Gossip"
+METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR, GOSSIP)
+#: Bounds of one gossip message, checked before anything is merged.
+MAX_DIGEST_ENTRIES = 10_000
+MAX_DELTAS = 10_000
+MAX_KEY_ID = 64
 
 _MAX_DOMAIN = 253
 _MAX_KIND = 32
@@ -55,7 +60,16 @@ class SimhashQuestion:
     max_distance: int
 
 
-Question = NodeInfoQuestion | SmtpQuestion | FingerprintQuestion | SimhashQuestion
+@dataclass(frozen=True, slots=True)
+class GossipExchange:
+    """One gossip call: the asker's digest chunk and pushed deltas (checked for bounds only;
+    every record is checked by `federation.gossip.record` when merged)."""
+
+    request: pb.GossipRequest
+
+
+Question = NodeInfoQuestion | SmtpQuestion | FingerprintQuestion | SimhashQuestion \
+    | GossipExchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +88,12 @@ class SeenAnswer:
     time_granularity_s: int
 
 
-Answer = NodeInfo | SeenAnswer | NearAggregate
+@dataclass(frozen=True, slots=True)
+class GossipAnswer:
+    response: pb.GossipResponse
+
+
+Answer = NodeInfo | SeenAnswer | NearAggregate | GossipAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,25 @@ def _simhash_from(message: pb.SimhashNearRequest) -> SimhashQuestion:
     if not 0 < len(message.kind) <= _MAX_KIND:
         raise InvalidQuestion("SimHash kind empty or too long")
     return SimhashQuestion(message.kind, message.simhash, message.max_distance)
+
+
+def _gossip_from(message: pb.GossipRequest) -> GossipExchange:
+    digest = message.digest
+    if len(digest.entries) > MAX_DIGEST_ENTRIES or len(message.deltas) > MAX_DELTAS:
+        raise InvalidQuestion("gossip digest or deltas over their bounds")
+    names = [digest.first, digest.last, *(e.origin for e in digest.entries),
+             *(d.origin for d in message.deltas)]
+    if any(len(name) > MAX_KEY_ID for name in names):
+        raise InvalidQuestion("gossip origin key id too long")
+    return GossipExchange(message)
+
+
+def _gossip_json(exchange: GossipExchange) -> dict[str, object]:
+    """Counts only: a digest or a record says nothing an audit log should keep."""
+    request = exchange.request
+    return {"kind": "gossip", "digest_entries": len(request.digest.entries),
+            "deltas": len(request.deltas),
+            "records": sum(len(d.records) for d in request.deltas)}
 
 
 def _optional(message: Message, name: str) -> Any:
@@ -177,12 +215,23 @@ CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
           question_json=lambda q: {"kind": "simhash", "simhash_kind": q.kind,
                                    "simhash": f"{q.simhash:016x}",
                                    "within": q.max_distance}),
+    Codec(GOSSIP, GossipExchange, pb.GossipRequest, pb.GossipResponse,
+          to_request=lambda q, v: _versioned(q.request, v),
+          from_request=_gossip_from,
+          to_response=lambda a, v: _versioned(a.response, v),
+          from_response=GossipAnswer,
+          question_json=_gossip_json),
 )}
 _BY_QUESTION: Mapping[type[Any], Codec] = {codec.question: codec for codec in CODECS.values()}
 
 
 def method_of(question: Question) -> str:
     return _BY_QUESTION[type(question)].method
+
+
+def _versioned(message: Any, schema_version: int) -> Any:
+    message.schema_version = schema_version
+    return message
 
 
 def _serialize(message: Message) -> bytes:

@@ -23,6 +23,7 @@ ROWS = [
     (errors.SlowRequest, grpc.StatusCode.DEADLINE_EXCEEDED),
     (errors.InvalidQuestion, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.StateUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.NotServed, grpc.StatusCode.UNIMPLEMENTED),
     (errors.FederationError, grpc.StatusCode.INTERNAL),
 ]
 
