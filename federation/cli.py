@@ -30,6 +30,7 @@ from federation.errors import (
     PeerUnreachable,
     PinMismatch,
 )
+from federation.gossip.config import load_gossip_config
 from federation.keys import (
     NodeKey,
     encode_public_key,
@@ -39,7 +40,7 @@ from federation.keys import (
 )
 from federation.privacy import PrivacyPolicy
 from federation.report import answer_row, print_report, query_report, question_text
-from federation.runtime import ListenError, start_configured_node
+from federation.runtime import GOSSIP_FILE, ListenError, start_configured_node
 from federation.tls import make_certificate
 from federation.trust import Peer, TrustStore, check_address
 from federation.wire import (
@@ -265,6 +266,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     if health_listen:
         health_listen = check_address(health_listen, any_port=True)
     plaintext = args.plaintext or fed.settings.plaintext
+    gossip = load_gossip_config(fed.node)
     store = await open_store(fed.node)
     try:
         await store.check(full=False)  # never serve answers from a damaged store
@@ -283,6 +285,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         raise
     node.start_maintenance(fed.privacy.answer_refresh_s,
                            catch_up=(fed.node.store.catch_up_interval_s, store.catch_up))
+    if gossip.enabled:
+        node.start_gossip(gossip, StoreQuery(store), fed.node.home_file(GOSSIP_FILE), plaintext)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from federation.audit import AuditLog
-from federation.client import peer_certificate
+from federation.client import FederationClient, peer_certificate
 from federation.config import FederationConfig, ServerLimits
 from federation.errors import HomeFileError, PeerError, PinMismatch, TrustStoreError
-from federation.keys import NodeKey
+from federation.gossip.config import GossipConfig
+from federation.gossip.engine import GossipEngine
+from federation.gossip.loop import GossipLoop
+from federation.gossip.store import GossipStore
+from federation.keys import NodeKey, PeerKey
 from federation.ledger import Ledger
 from federation.peer_certs import PeerCertificates
 from federation.privacy import PrivacyPolicy
@@ -36,6 +40,9 @@ from federation.trust import TrustStore
 from node.query import NodeQuery
 
 logger = logging.getLogger(__name__)
+
+#: Gossip state file in the node home.
+GOSSIP_FILE = "gossip.db"
 
 
 @dataclass(slots=True)
@@ -59,6 +66,8 @@ class FederationNode:
     grace_s: float = 10.0
     #: The home lock `start_configured_node` holds (one `serve` per home).
     lock: HomeLock | None = None
+    #: Gossip, when this node runs it (`start_gossip`).
+    gossip: GossipLoop | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def __aenter__(self) -> FederationNode:
@@ -76,11 +85,35 @@ class FederationNode:
         return None if self.health_server is None else self.health_server.port
 
     def replace_trust(self, trust: TrustStore) -> None:
-        """Answer (and accept handshakes from) exactly ``trust`` from now on."""
+        """Answer (and accept handshakes from) exactly ``trust`` from now on; gossip
+        forgets the records of origins no longer trusted."""
         self.trust = trust
         self.service.replace_trust(trust)
         if self.certificates is not None:
             self.certificates.replace(trust)
+        if self.gossip is not None:
+            self.gossip.engine.forget_untrusted()
+
+    def trusted_key(self, key_id: str) -> PeerKey | None:
+        """The key of a trusted origin (this node's own included), else None."""
+        if key_id == self.key.key_id:
+            return self.key.public
+        peer = self.trust.by_key_id(key_id)
+        return None if peer is None else peer.key
+
+    def start_gossip(self, config: GossipConfig, query: NodeQuery, path: Path,
+                     plaintext: bool) -> GossipLoop:
+        """Open the gossip file at ``path``, serve the Gossip method, run rounds meanwhile."""
+        engine = GossipEngine(self.key, GossipStore(path), self.trusted_key, config)
+        client = FederationClient(self.key, plaintext=plaintext,
+                                  deadline_s=config.call_timeout_s)
+        self.gossip = GossipLoop(
+            engine, client,
+            peers=lambda: [p for p in self.trust if plaintext or p.certificate is not None],
+            query=query, thresholds=self.service.thresholds, config=config)
+        self.service.gossip = engine
+        self._start(self.gossip.run())
+        return self.gossip
 
     def reload(self) -> None:
         """SIGHUP: re-read the trust store file and reopen the audit log.
@@ -162,6 +195,10 @@ class FederationNode:
         await self.server.stop(grace_s)
         if self.health_server is not None:
             await self.health_server.stop(None)
+        if self.gossip is not None:
+            self.service.gossip = None
+            await self.gossip.client.close()
+            self.gossip.engine.close()
         self.audit.close()
         self.ledger.close()
         if self.lock is not None:

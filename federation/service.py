@@ -33,7 +33,7 @@ from federation.privacy import DAY_S, PrivacyPolicy
 from federation.snapshot import AnswerSnapshot, take_snapshot
 from federation.trust import TrustStore
 from federation.wire import decode_question, encode_answer, question_json
-from node.query import NodeQuery
+from node.query import NodeQuery, Thresholds
 
 #: Seconds since the Unix epoch; injected so tests never wait on wall-clock windows.
 Clock = Callable[[], float]
@@ -86,6 +86,11 @@ class FederationService:
     @property
     def snapshot(self) -> AnswerSnapshot:
         return self._snapshot
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """What every shared value must pass on its own (answers and gossip alike)."""
+        return Thresholds(self._policy.min_count, self._policy.min_distinct_attackers)
 
     def replace_trust(self, trust: TrustStore) -> None:
         """Answer a new set of peers from now on (``serve`` reloads on SIGHUP)."""

@@ -18,7 +18,7 @@ from federation.privacy import PrivacyPolicy
 from federation.service import FederationService
 from federation.trust import TrustStore
 from federation.wire import Question, encode_question, method_of
-from node.query import SimhashSet, Thresholds, ValueAggregate
+from node.query import GroupSummary, SimhashSet, Thresholds, ValueAggregate
 
 T0 = 1_772_442_600.0  # 2026-03-02T09:10:00Z
 JA3 = "e7d705a3286e19ea42f587b344ee6865"
@@ -54,6 +54,7 @@ class FakeQuery:
     #: kind → [(simhash, sightings, distinct attackers)]
     simhash_values: dict[str, list[tuple[int, int, int]]] = field(
         default_factory=lambda: {"keystroke": [(KEYSTROKE, 4, 2)]})
+    group_summaries: list[GroupSummary] = field(default_factory=list)
     refreshed: int = 0
 
     async def smtp_targets(self, thresholds: Thresholds) -> list[ValueAggregate]:
@@ -68,6 +69,9 @@ class FakeQuery:
         return SimhashSet(np.array([h for h, _, _ in stored], dtype=np.uint64),
                           np.array([c for _, c, _ in stored], dtype=np.int64),
                           np.array([d for _, _, d in stored], dtype=np.int64))
+
+    async def summaries(self, layer: str, thresholds: Thresholds) -> list[GroupSummary]:
+        return [s for s in self.group_summaries if s.layer == layer]
 
 
 class MemoryAudit(AuditLog):

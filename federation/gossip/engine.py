@@ -139,6 +139,16 @@ class GossipEngine:
         if applied.stored or applied.reset:
             self.generation += 1
 
+    def forget_untrusted(self) -> list[str]:
+        """Drop every origin no longer trusted (after a trust store reload); which ones."""
+        gone = [o for o in self.state.logs if self.state.trusted(o) is None]
+        for origin in gone:
+            del self.state.logs[origin]
+            self.store.forget(origin)
+        if gone:
+            self.generation += 1
+        return gone
+
     # -- publishing --
 
     def publish(self, summaries: Sequence[GroupSummary]) -> int:

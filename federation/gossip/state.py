@@ -109,7 +109,7 @@ class GossipState:
     """Every origin's records this node holds, and the digest/delta/merge rules."""
 
     def __init__(self, trusted: TrustedKeys, *, horizon_days: int = 30) -> None:
-        self._trusted = trusted
+        self.trusted = trusted
         self.horizon_days = horizon_days
         self.logs: dict[str, OriginLog] = {}
 
@@ -176,7 +176,7 @@ class GossipState:
     def apply(self, delta: pb.OriginDelta) -> Applied:
         """Merge one delta; see the module docstring for when it is refused or cut short."""
         origin = delta.origin
-        if self._trusted(origin) is None:
+        if self.trusted(origin) is None:
             return Applied(origin, refused="untrusted_origin")
         if delta.to_version < delta.from_version or (delta.reset and delta.from_version):
             return Applied(origin, refused="malformed")
@@ -196,7 +196,7 @@ class GossipState:
         last = delta.from_version
         for wire in delta.records:
             try:
-                record = check_record(wire, self._trusted)
+                record = check_record(wire, self.trusted)
             except RecordRefused as exc:
                 return self._cut(log, last, origin, stored, duplicates, exc.reason, reset)
             if record.origin != origin or not last < record.version <= delta.to_version:
