@@ -70,7 +70,7 @@ from federation.wire import (  # noqa: E402
     encode_question,
     method_of,
 )
-from node.query import SimhashSet, Thresholds, ValueAggregate  # noqa: E402
+from node.query import GroupSummary, SimhashSet, Thresholds, ValueAggregate  # noqa: E402
 
 QUESTION = SmtpQuestion("corp1.com")
 AGGREGATE = ValueAggregate("corp1.com", 42, 7, 1_772_000_000_000_000, 1_772_442_600_000_000)
@@ -88,6 +88,9 @@ class FixedQuery:
     async def simhashes(self, kind: str, thresholds: Thresholds) -> SimhashSet:
         none = np.empty(0, dtype=np.int64)
         return SimhashSet(np.empty(0, dtype=np.uint64), none, none)
+
+    async def summaries(self, layer: str, thresholds: Thresholds) -> list[GroupSummary]:
+        return []  # nothing to gossip: these benches measure questions
 
 
 class UnsignedService(FederationService):

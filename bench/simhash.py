@@ -72,7 +72,7 @@ from federation.tls import make_certificate  # noqa: E402
 from federation.trust import Peer, TrustStore  # noqa: E402
 from federation.wire import SimhashQuestion, SmtpQuestion  # noqa: E402
 from node.hamming_index import HammingIndex, block_count, block_widths  # noqa: E402
-from node.query import SimhashSet, Thresholds, ValueAggregate  # noqa: E402
+from node.query import GroupSummary, SimhashSet, Thresholds, ValueAggregate  # noqa: E402
 
 #: (radius, which percentile the target bounds, target in seconds)
 TARGETS = ((3, "p50", 100e-6), (16, "p99", 5e-3))
@@ -265,6 +265,9 @@ class CorpusQuery:
         values = self._values if kind == "keystroke" else np.empty(0, dtype=np.uint64)
         ones = np.ones(len(values), dtype=np.int64)
         return SimhashSet(values, ones, ones)
+
+    async def summaries(self, layer: str, thresholds: Thresholds) -> list[GroupSummary]:
+        return []  # nothing to gossip: these benches measure questions
 
 
 def _node_key(seed: bytes) -> NodeKey:

@@ -24,7 +24,8 @@ def test_generated_module_imports_nothing_but_protobuf() -> None:
 
 def test_every_request_response_and_signed_record_carries_schema_version() -> None:
     service = pb.DESCRIPTOR.services_by_name["Federation"]
-    versioned = [*(m.input_type for m in service.methods), *(m.output_type for m in service.methods),
+    versioned = [*(m.input_type for m in service.methods),
+                 *(m.output_type for m in service.methods),
                  pb.RecordBody.DESCRIPTOR]
     for message in versioned:  # the parts inside them are read under their version
         assert "schema_version" in message.fields_by_name, message.name
