@@ -73,6 +73,22 @@ def event_count(db_path: Path) -> int:
         return 0
 
 
+#: No reverse DNS in tests: PTR lookups are the one outside boundary a node has.
+OFFLINE = {"DECNET_FED_ENRICHMENT_PTR_ENABLED": "0"}
+
+
+def run_cli(home: Path, *args: str, check: bool = True,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``decnet-fed --home HOME ARGS`` to completion, offline; fails the test on an error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
+    proc = subprocess.run([console_script(), "--home", str(home), *args], capture_output=True,
+                          text=True, timeout=120, check=False,
+                          env={**env, **OFFLINE, **(env_extra or {})})
+    if check and proc.returncode != 0:
+        pytest.fail(f"decnet-fed {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
 def spawn_cli(home: Path, *args: str,
               env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start ``decnet-fed --home HOME ARGS`` in the background (pipes for its output)."""

@@ -133,7 +133,9 @@ class GossipState:
         if start >= len(origins):
             start = 0
         picked = origins[start:start + max_entries]
-        chunk = pb.DigestChunk(first=picked[0] if picked and start else "",
+        # The range starts just above the cursor, not at the first origin held
+        # after it: an origin this node lacks may sort in between.
+        chunk = pb.DigestChunk(first=after + "\x00" if start else "",
                                last=picked[-1] if start + max_entries < len(origins) else "")
         chunk.entries.extend(pb.DigestEntry(origin=o, version=self.logs[o].watermark)
                              for o in picked)

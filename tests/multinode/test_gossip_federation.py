@@ -1,0 +1,138 @@
+"""Five real nodes (`decnet-fed serve` processes, mutual TLS on 127.0.0.1) gossiping.
+
+Scenarios: a new identity on one node reaches all; nodes killed meanwhile
+come back with their state and catch up; the records a node holds are the
+origin's exact signed bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import OFFLINE, REPO, json_out, run_cli, spawn_cli, wait_for
+
+SCENARIOS = REPO / "scenarios"
+#: Fast rounds and catch-up; generous budgets (five nodes gossip with each other often).
+ENV = {**OFFLINE, "DECNET_FED_GOSSIP_INTERVAL": "0.3",
+       "DECNET_FED_GOSSIP_PUBLISH_INTERVAL_S": "0.5",
+       "DECNET_FED_STORE_CATCH_UP_INTERVAL_S": "0.3", "DECNET_FED_PRIVACY_RATE_PER_S": "1000",
+       "DECNET_FED_PRIVACY_BURST": "100000"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Node:
+    name: str
+    home: Path
+    port: int
+    key_id: str = ""
+    proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = spawn_cli(self.home, "serve", "--listen", f"127.0.0.1:{self.port}",
+                              "--health-listen", "", "--json", env_extra=ENV)
+        assert self.proc.stdout is not None
+        text = ""
+        for line in self.proc.stdout:  # `serve --json` prints one object, then serves
+            text += line
+            if line.rstrip() == "}":
+                break
+        assert text, self.proc.communicate()[1]
+        assert json.loads(text)["port"] == self.port
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.communicate()
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.communicate(timeout=30)
+            self.proc = None
+
+    def records_of(self, origin: str) -> int:
+        """Live records of ``origin`` in this node's gossip file (0 before it exists)."""
+        path = self.home / "gossip.db"
+        if not path.exists():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                return int(db.execute("SELECT count(*) FROM records WHERE origin = ? AND"
+                                      " kind != 3", (origin,)).fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+    def bodies_of(self, origin: str) -> set[tuple[bytes, bytes]]:
+        with sqlite3.connect(f"file:{self.home / 'gossip.db'}?mode=ro", uri=True) as db:
+            return {(bytes(b), bytes(s)) for b, s in db.execute(
+                "SELECT body, signature FROM records WHERE origin = ?", (origin,))}
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[list[Node]]:
+    nodes = [Node(f"n{i}", tmp_path / f"n{i}", free_port()) for i in range(5)]
+    for node in nodes:
+        run_cli(node.home, "init", "--name", node.name)
+        node.key_id = json_out(run_cli(node.home, "whoami", "--json"))["key_id"]
+    publics = {n.name: json_out(run_cli(n.home, "whoami", "--json"))["public_key"] for n in nodes}
+    try:
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            for other in nodes:
+                if other is not node:
+                    run_cli(node.home, "peers", "add", other.name, f"127.0.0.1:{other.port}",
+                        "--key", publics[other.name])
+            assert node.proc is not None
+            node.proc.send_signal(signal.SIGHUP)  # serve reloads its trust store
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def ingest_scenario(node: Node, scenario: str, seed: int) -> None:
+    out = node.home.parent / f"{node.name}-{scenario}-{seed}"
+    run_cli(node.home, "simulate", str(SCENARIOS / f"{scenario}.yaml"), "--seed", str(seed),
+        "-o", str(out))
+    run_cli(node.home, "ingest", str(out / "sensors.log"))
+
+
+def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
+        federation: list[Node]) -> None:
+    nodes = federation
+    ingest_scenario(nodes[0], "slow_rotator", 1)
+    wait_for(lambda: all(n.records_of(nodes[0].key_id) >= 1 for n in nodes),
+             "n0's identity on every node")
+    exact = nodes[0].bodies_of(nodes[0].key_id)
+    assert all(n.bodies_of(nodes[0].key_id) == exact for n in nodes)  # the origin's bytes
+
+    nodes[1].kill()
+    nodes[2].kill()
+    ingest_scenario(nodes[3], "stock_tool", 2)
+    alive = [nodes[0], nodes[3], nodes[4]]
+    wait_for(lambda: all(n.records_of(nodes[3].key_id) >= 1 for n in alive),
+             "n3's identity on the nodes still up")
+    assert nodes[1].records_of(nodes[3].key_id) == 0
+
+    nodes[1].start()
+    nodes[2].start()
+    assert nodes[1].records_of(nodes[0].key_id) >= 1  # its state survived the kill
+    wait_for(lambda: all(n.records_of(nodes[3].key_id) >= 1 for n in nodes),
+             "the restarted nodes caught up")
