@@ -13,7 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from federation.client import OK, FederationClient, peer_certificate
@@ -31,6 +31,7 @@ from federation.errors import (
     PinMismatch,
 )
 from federation.gossip.config import load_gossip_config
+from federation.gossip.index import FederatedIndex, Seen, load_records
 from federation.keys import (
     NodeKey,
     encode_public_key,
@@ -53,10 +54,18 @@ from federation.wire import (
 from node.cli import run
 from node.cli.hooks import CliHooks, CommandAdder, InitContext
 from node.cli.render import print_json, print_pairs, print_table
-from node.config import render_section
+from node.config import Config, render_section
 from node.errors import CommandError
 from node.home import open_store, require_home
-from node.query import StoreQuery
+from node.profile.simhash import parse_simhash
+from node.query import (
+    GroupSummary,
+    MalformedQuery,
+    SharedMatch,
+    StoreQuery,
+    check_simhash_question,
+    fingerprint_question,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +150,64 @@ def render_federation_config() -> str:
 def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:
     fed = load_federation_config(require_home(args.home))
     return fed, load_key_file(fed.key_path)
+
+
+async def federated_index(config: Config) -> FederatedIndex | None:
+    """What trusted peers gossiped, from this home's gossip file (None: there is none)."""
+    fed = load_federation_config(config)
+    path = config.home_file(GOSSIP_FILE)
+    if not path.exists():
+        return None
+    trust = TrustStore.load(fed.peers_path)
+    key = load_key_file(fed.key_path)
+    records = await asyncio.to_thread(load_records, path,
+                                      lambda origin: trust.by_key_id(origin) is not None)
+    return FederatedIndex(records, key.key_id)
+
+
+async def shared_lookup(config: Config) -> Callable[[GroupSummary], SharedMatch] | None:
+    """The `shared` hook: local summaries looked up among gossiped ones."""
+    index = await federated_index(config)
+    return None if index is None else index.matches
+
+
+async def cmd_query_gossiped(args: argparse.Namespace) -> int:
+    """`query fingerprint|simhash --gossiped`: distinct other operators, asking no one."""
+    index = await federated_index(require_home(args.home))
+    if index is None:
+        raise CommandError("no gossip here yet: `decnet-fed serve` gossips with the trusted"
+                           " peers")
+    try:
+        if args.query_kind == "fingerprint":
+            value = fingerprint_question(args.kind, args.value)
+            seen = index.fingerprint(args.kind, value) if value else Seen(0)
+            question: dict[str, object] = {"kind": "fingerprint", "fingerprint": args.kind,
+                                           "value": value or args.value}
+        else:
+            parsed = parse_simhash(args.simhash)
+            if not isinstance(parsed, int) or not parsed:
+                raise MalformedQuery(f"{args.simhash!r} is not a non-zero 16-hex SimHash")
+            check_simhash_question(args.kind, parsed, args.within)
+            seen = index.simhash(args.kind, parsed, args.within)
+            question = {"kind": "simhash", "simhash_kind": args.kind,
+                        "simhash": f"{parsed:016x}", "within": args.within}
+    except MalformedQuery as exc:
+        raise CommandError(str(exc)) from None
+    result: dict[str, object] = {
+        "question": question, "mode": "gossiped", "seen": seen.operators > 0,
+        "operators": seen.operators, "records_held": index.records,
+        "operators_gossiping": index.origins}
+    if args.query_kind == "simhash":
+        result["min_distance"] = seen.min_distance
+    if args.json:
+        print_json(result)
+    else:
+        near = f" (nearest at distance {seen.min_distance})" \
+            if seen.min_distance is not None else ""
+        print(f"seen by {seen.operators} other operator{'' if seen.operators == 1 else 's'}"
+              f"{near}, from gossip ({index.records} records of {index.origins} operators;"
+              " nobody was asked)")
+    return 0
 
 
 async def cmd_whoami(args: argparse.Namespace) -> int:
@@ -386,7 +453,8 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run(argv, register_federation_commands, errors=(FederationError, HomeFileError),
-               hooks=CliHooks(init_steps=(init_node_key,), remote_query=cmd_query_peers))
+               hooks=CliHooks(init_steps=(init_node_key,), remote_query=cmd_query_peers,
+                              gossiped_query=cmd_query_gossiped, shared=shared_lookup))
 
 
 if __name__ == "__main__":

@@ -84,6 +84,15 @@ class SimhashSet:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedMatch:
+    """What other operators gossiped that matches one local summary: how many distinct
+    operators (never which), and the signals that matched."""
+
+    operators: int
+    signals: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     """What a single value needs before it may be shared at all."""
 

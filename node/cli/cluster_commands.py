@@ -9,13 +9,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.cli.hooks import CommandAdder
+from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.render import print_json, print_pairs, print_table
 from node.cluster.score import score
+from node.cluster.summaries import summaries_by_group
 from node.cluster.truth_file import LEVELS, load_truth
 from node.cluster.views import campaign_detail, campaign_list, identity_detail, identity_list
 from node.errors import CommandError
 from node.home import open_store, open_store_for_reading, require_home
+from node.query import SharedMatch
 from node.store import ObservationRow, Store
 
 T = TypeVar("T")
@@ -32,6 +34,9 @@ def register_cluster_commands(add: CommandAdder) -> None:
         listing = add(name, handler, f"list {what}, largest first")
         listing.add_argument("--limit", type=int, default=_LIST_LIMIT, metavar="N",
                              help=f"show at most N (default {_LIST_LIMIT})")
+        if name == "identities":
+            listing.add_argument("--shared", action="store_true",
+                                 help="only those other operators gossiped matching signals of")
     score = add("score", cmd_score, "score this node's clustering against a ground-truth file")
     score.add_argument("truth", metavar="TRUTH.json", help="as written by `decnet-fed simulate`")
     for name, handler, what in (("identity", cmd_identity, "an identity"),
@@ -110,6 +115,8 @@ def _predicted(row: ObservationRow | None, ip: str, level: str) -> str:
 
 
 async def cmd_identities(args: argparse.Namespace) -> int:
+    if args.shared:
+        return await _shared_identities(args)
     rows = await _read(args, lambda store: identity_list(store, max(0, args.limit)))
     if args.json:
         print_json(rows)
@@ -142,6 +149,11 @@ async def cmd_identity(args: argparse.Namespace) -> int:
     found = await _read(args, lambda store: identity_detail(store, args.id))
     if found is None:
         raise CommandError(f"no identity {args.id}: `decnet-fed identities` lists them")
+    shared = await _shared_matches(args)
+    if shared is not None:
+        match = shared.get(found["id"])
+        found["shared"] = {"operators": match.operators if match else 0,
+                           "signals": list(match.signals) if match else []}
     if args.json:
         print_json(found)
         return 0
@@ -159,6 +171,44 @@ async def cmd_identity(args: argparse.Namespace) -> int:
                     [(f["kind"], f["value"], f["observations"], f["count"])
                      for f in found["fingerprints"]])
     _print_links(found["links"])
+    if "shared" in found:
+        shared = found["shared"]
+        print()
+        print(f"also seen by {shared['operators']} other operator"
+              f"{'' if shared['operators'] == 1 else 's'}"
+              + (f": {', '.join(shared['signals'])}" if shared["signals"] else ""))
+    return 0
+
+
+async def _shared_matches(args: argparse.Namespace) -> dict[int, SharedMatch] | None:
+    """Local identity id → what other operators gossiped matching it (None: no gossip here)."""
+    lookup_of = hooks_of(args).shared
+    if lookup_of is None:
+        return None
+    config = require_home(args.home)
+    lookup = await lookup_of(config)
+    if lookup is None:
+        return None
+    summaries = await _read(args, lambda store: store.read_job(
+        lambda conn: summaries_by_group(conn, "identity")))
+    found = {gid: lookup(summary) for gid, summary in summaries}
+    return {gid: match for gid, match in found.items() if match.operators}
+
+
+async def _shared_identities(args: argparse.Namespace) -> int:
+    shared = await _shared_matches(args)
+    if shared is None:
+        raise CommandError("no gossip here: `decnet-fed serve` gossips with the trusted peers")
+    ranked = sorted(shared.items(), key=lambda kv: (-kv[1].operators, kv[0]))
+    ranked = ranked[:max(0, args.limit)]
+    if args.json:
+        print_json([{"id": gid, "operators": m.operators, "signals": list(m.signals)}
+                    for gid, m in ranked])
+    elif not ranked:
+        print("no local identity matches what other operators gossiped (yet)")
+    else:
+        print_table(["ID", "OPERATORS", "SIGNALS"],
+                    [(gid, m.operators, ", ".join(m.signals)[:100]) for gid, m in ranked])
     return 0
 
 

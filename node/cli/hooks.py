@@ -1,7 +1,8 @@
 """What packages `node` may not import add to its commands, passed in, never set globally.
 
-The federation adds an `init` step (the node key) and answers `query`
-without ``--local`` (from the trusted peers). `node.cli.run` puts the hooks
+The federation adds an `init` step (the node key), answers `query`
+without ``--local`` (from the trusted peers) or with ``--gossiped`` (from
+what peers gossiped), and looks local identities up in gossip. `node.cli.run` puts the hooks
 on the parsed arguments as ``args.hooks``.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.config import Config
+from node.query import GroupSummary, SharedMatch
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 #: ``add(name, handler, help)`` → the new sub-command's parser (with ``--json``).
@@ -34,14 +36,24 @@ class InitContext:
 InitStep = Callable[[InitContext], Awaitable[Mapping[str, object]]]
 
 
+#: Given the home's config: a lookup of local summaries among what other operators
+#: gossiped (None when this home has no gossip to look in).
+SharedLookup = Callable[[Config], Awaitable[Callable[[GroupSummary], SharedMatch] | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class CliHooks:
-    """The hooks of one CLI: extra `init` steps, and who answers remote queries."""
+    """The hooks of one CLI: extra `init` steps, who answers remote queries, and where
+    gossiped summaries are looked up."""
 
     init_steps: tuple[InitStep, ...] = ()
     #: Runs `query` without ``--local``; gets the parsed arguments
     #: (``query_kind``, the kind's values, ``peer`` and ``json``).
     remote_query: Command | None = None
+    #: Runs `query fingerprint|simhash --gossiped` (from gossip, asking no one).
+    gossiped_query: Command | None = None
+    #: `identity ID` and `identities --shared`: "also seen by N other operators".
+    shared: SharedLookup | None = None
 
 
 def hooks_of(args: argparse.Namespace) -> CliHooks:

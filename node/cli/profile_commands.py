@@ -65,6 +65,8 @@ def register_profile_commands(add: CommandAdder) -> None:
     fingerprint.add_argument("kind", choices=sorted(TYPES), metavar="KIND",
                              help=f"one of: {', '.join(sorted(TYPES))}")
     fingerprint.add_argument("value", metavar="VALUE")
+    fingerprint.add_argument("--gossiped", action="store_true",
+                             help="answer from what other operators gossiped; asks no one")
     simhash = kinds.add_parser("simhash", parents=[common],
                                help="is a SimHash near one seen here?")
     simhash.add_argument("kind", choices=sorted(SIMHASH_KINDS), metavar="KIND",
@@ -72,9 +74,19 @@ def register_profile_commands(add: CommandAdder) -> None:
     simhash.add_argument("simhash", metavar="HEX", help="16 hex digits")
     simhash.add_argument("--within", type=int, default=3, metavar="K",
                          help="largest Hamming distance that counts as near (default 3)")
+    simhash.add_argument("--gossiped", action="store_true",
+                         help="answer from what other operators gossiped; asks no one")
 
 
 async def cmd_query(args: argparse.Namespace) -> int:
+    if getattr(args, "gossiped", False):
+        if args.local or args.peer:
+            raise CommandError("--gossiped answers from gossip alone: it cannot be combined"
+                               " with --local or --peer")
+        gossiped_query = hooks_of(args).gossiped_query
+        if gossiped_query is None:
+            raise CommandError(NO_FEDERATION)
+        return await gossiped_query(args)
     if not args.local:
         remote_query = hooks_of(args).remote_query
         if remote_query is None:

@@ -58,6 +58,13 @@ class GroupSummary:
 def group_summaries(conn: sqlite3.Connection, layer: str, min_count: int,
                     min_distinct_attackers: int) -> list[GroupSummary]:
     """Every group of ``layer`` with a distinctive value, summarised."""
+    return [summary for _, summary in summaries_by_group(conn, layer, min_count,
+                                                         min_distinct_attackers)]
+
+
+def summaries_by_group(conn: sqlite3.Connection, layer: str, min_count: int = 1,
+                       min_distinct_attackers: int = 1) -> list[tuple[int, GroupSummary]]:
+    """`group_summaries` with each group's local id (for this node's own CLI only)."""
     table = _TABLE[layer]
     salt = conn.execute("SELECT value FROM meta WHERE name = 'summary_salt'").fetchone()
     if salt is None:
@@ -126,13 +133,13 @@ def group_summaries(conn: sqlite3.Connection, layer: str, min_count: int,
             continue  # a campaign of one identity: its identity's summary says it all
         observations, first, last = span[gid]
         kinds = values[gid]
-        found.append(GroupSummary(
+        found.append((int(gid), GroupSummary(
             layer, _handle(key, layer, int(gid)),
             tuple((kind, version, tuple(sorted(_top(kinds[(kind, version)]))))
                   for kind, version in sorted(kinds) if kind not in _SIMHASH_KINDS),
             tuple((kind, version, tuple(sorted(int(v, 16) for v in _top(kinds[(kind, version)]))))
                   for kind, version in sorted(kinds) if kind in _SIMHASH_KINDS),
-            int(observations), int(first), int(last)))
+            int(observations), int(first), int(last))))
     return found
 
 

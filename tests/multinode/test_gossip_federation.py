@@ -123,6 +123,23 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
     exact = nodes[0].bodies_of(nodes[0].key_id)
     assert all(n.bodies_of(nodes[0].key_id) == exact for n in nodes)  # the origin's bytes
 
+    # the same attacker seen by a second operator: both report it, a third asks no one
+    ingest_scenario(nodes[1], "slow_rotator", 1)
+    wait_for(lambda: nodes[2].records_of(nodes[1].key_id) >= 1, "n1's report on n2")
+    identity = json_out(run_cli(nodes[1].home, "identities", "--json"))[0]["id"]
+    detail = json_out(run_cli(nodes[1].home, "identity", str(identity), "--json"))
+    assert detail["shared"]["operators"] == 1  # n0, never named
+    ja3 = next(f["value"] for f in detail["fingerprints"] if f["kind"] == "ja3")
+    assert f"ja3 {ja3}" in detail["shared"]["signals"]
+    shared = json_out(run_cli(nodes[1].home, "identities", "--shared", "--json"))
+    assert [row["id"] for row in shared] == [identity]
+    asked = json_out(run_cli(nodes[2].home, "query", "fingerprint", "ja3", ja3, "--gossiped",
+                             "--json"))
+    assert asked["mode"] == "gossiped" and asked["seen"] is True and asked["operators"] == 2
+    never = json_out(run_cli(nodes[2].home, "query", "fingerprint", "ja3", "0" * 32,
+                             "--gossiped", "--json"))
+    assert never["seen"] is False and never["operators"] == 0
+
     nodes[1].kill()
     nodes[2].kill()
     ingest_scenario(nodes[3], "stock_tool", 2)
