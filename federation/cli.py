@@ -32,6 +32,7 @@ from federation.errors import (
 )
 from federation.gossip.config import load_gossip_config
 from federation.gossip.index import FederatedIndex, Seen, load_records
+from federation.gossip.store import GossipStore
 from federation.keys import (
     NodeKey,
     encode_public_key,
@@ -57,6 +58,7 @@ from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config, render_section
 from node.errors import CommandError
 from node.home import open_store, require_home
+from node.ingest.timestamps import format_time_us
 from node.profile.simhash import parse_simhash
 from node.query import (
     GroupSummary,
@@ -80,6 +82,8 @@ def register_federation_commands(add: CommandAdder) -> None:
     demo.add_argument("--serve", action="store_true",
                       help="keep the federation serving after the questions; Ctrl-C stops it")
 
+    add("members", cmd_members,
+        "the federation as this node's serve sees it: peers, liveness, score, records")
     whoami = add("whoami", cmd_whoami,
                  "print this node's public key and key id (give them to peers)")
     whoami.add_argument("--certificate", action="store_true",
@@ -207,6 +211,48 @@ async def cmd_query_gossiped(args: argparse.Namespace) -> int:
         print(f"seen by {seen.operators} other operator{'' if seen.operators == 1 else 's'}"
               f"{near}, from gossip ({index.records} records of {index.origins} operators;"
               " nobody was asked)")
+    return 0
+
+
+async def cmd_members(args: argparse.Namespace) -> int:
+    """The one-screen view of the federation as the running `serve` last saw it."""
+    fed, key = _load(args)
+    path = fed.node.home_file(GOSSIP_FILE)
+    if not path.exists():
+        raise CommandError("no gossip here yet: start `decnet-fed serve` (it gossips with the"
+                           " trusted peers and keeps this table)")
+    trust = TrustStore.load(fed.peers_path)
+    store = GossipStore(path, read_only=True)
+    try:
+        members = {row.peer: row for row in store.members()}
+        held = store.held()
+        incarnation = store.counter("incarnation", 0)
+    finally:
+        store.close()
+    rows: list[dict[str, object]] = [{
+        "name": fed.node.node.name, "key_id": key.key_id, "address": fed.settings.listen,
+        "status": "self", "incarnation": incarnation, "score": None, "last_sync": None,
+        "records_held": held.get(key.key_id, (0, 0))[0]}]
+    for peer in trust:
+        row = members.get(peer.key.key_id)
+        rows.append({
+            "name": peer.name, "key_id": peer.key.key_id, "address": peer.address,
+            "status": row.state if row else "unknown",
+            "incarnation": row.incarnation if row else None,
+            "score": None if row is None or row.score is None else round(row.score, 1),
+            "last_sync": None if row is None or row.last_sync_s is None
+            else format_time_us(int(row.last_sync_s * 1_000_000)),
+            "records_held": held.get(peer.key.key_id, (0, 0))[0]})
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(["NAME", "KEY ID", "ADDRESS", "STATUS", "INCARNATION", "SCORE", "LAST SYNC",
+                 "RECORDS"],
+                [(r["name"], r["key_id"], r["address"], r["status"],
+                  "-" if r["incarnation"] is None else r["incarnation"],
+                  "-" if r["score"] is None else r["score"],
+                  "-" if r["last_sync"] is None else str(r["last_sync"])[:19],
+                  r["records_held"]) for r in rows])
     return 0
 
 

@@ -11,19 +11,19 @@ Adding an RPC is one entry here, one message pair there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
 from federation.errors import InvalidQuestion, NotServed
-from federation.gossip.engine import GossipEngine
 from federation.privacy import PrivacyPolicy
 from federation.snapshot import AnswerSnapshot
 from federation.wire import (
     FINGERPRINT_SEEN,
     GET_NODE_INFO,
     GOSSIP,
+    PING,
     SIMHASH_NEAR,
     SMTP_TARGET_SEEN,
     Answer,
@@ -32,6 +32,8 @@ from federation.wire import (
     GossipExchange,
     NodeInfo,
     NodeInfoQuestion,
+    PingAnswer,
+    PingQuestion,
     Question,
     SeenAnswer,
     SimhashQuestion,
@@ -44,6 +46,10 @@ from node.query import (
     fingerprint_question,
     smtp_question,
 )
+
+if TYPE_CHECKING:  # the runtime wires them in; importing them here would cycle
+    from federation.gossip.engine import GossipEngine
+    from federation.gossip.liveness import Liveness
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,7 @@ class Answering:
     key_id: str
     asker: str = ""
     gossip: GossipEngine | None = None
+    liveness: Liveness | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +87,15 @@ class Method:
     #: method, `max_bulk_request_bytes`) still applies.
     max_request_bytes: int
     check: Callable[[Any, PrivacyPolicy], Checked]
-    answer: Callable[[Checked, Answering], Answer]
+    #: The answer, or an awaitable of it (a ping-req waits on another node).
+    answer: Callable[[Checked, Answering], Answer | Awaitable[Answer]]
     #: What the audit log keeps of an answer.
     audit: Callable[[Any], dict[str, object]]
     #: Carries records, not a question: bounded by the server's bulk limit.
     bulk: bool = False
+    #: Federation upkeep (gossip, pings) a peer sends every few seconds: audited
+    #: at most once a minute per peer, each line counting the calls it stands for.
+    upkeep: bool = False
 
     def request_limit(self, limits: ServerLimits) -> int:
         """The largest request body this method accepts on a server with ``limits``."""
@@ -140,6 +151,18 @@ def _answer_gossip(checked: Checked, node: Answering) -> Answer:
     return GossipAnswer(node.gossip.answer(node.asker, question.request))
 
 
+async def _answer_ping(checked: Checked, node: Answering) -> Answer:
+    if node.liveness is None:
+        raise NotServed("this node does not run membership")
+    question = checked.question
+    assert isinstance(question, PingQuestion)
+    return PingAnswer(await node.liveness.answer(node.asker, question.request))
+
+
+def _audit_ping(answer: PingAnswer) -> dict[str, object]:
+    return {"ack": answer.response.ack}
+
+
 def _audit_gossip(answer: GossipAnswer) -> dict[str, object]:
     return {"deltas": len(answer.response.deltas),
             "records": sum(len(d.records) for d in answer.response.deltas)}
@@ -190,7 +213,11 @@ TABLE: Mapping[str, Method] = {method.name: method for method in (
            check=_malformed_is_invalid(_check_simhash), answer=_answer_simhash,
            audit=_audit_near),
     Method(GOSSIP, GossipExchange, charged=False, max_request_bytes=1 << 20,
-           check=_check_gossip, answer=_answer_gossip, audit=_audit_gossip, bulk=True),
+           check=_check_gossip, answer=_answer_gossip, audit=_audit_gossip, bulk=True,
+           upkeep=True),
+    Method(PING, PingQuestion, charged=False, max_request_bytes=16 * 1024,
+           check=lambda q, _: Checked(q, None, b"ping"), answer=_answer_ping,
+           audit=_audit_ping, upkeep=True),
 )}
 
 

@@ -28,6 +28,7 @@ from federation.config import FederationConfig, ServerLimits
 from federation.errors import HomeFileError, PeerError, PinMismatch, TrustStoreError
 from federation.gossip.config import GossipConfig
 from federation.gossip.engine import GossipEngine
+from federation.gossip.liveness import Liveness
 from federation.gossip.loop import GossipLoop
 from federation.gossip.store import GossipStore
 from federation.keys import NodeKey, PeerKey
@@ -36,7 +37,7 @@ from federation.peer_certs import PeerCertificates
 from federation.privacy import PrivacyPolicy
 from federation.server import GrpcServer, start_health_server, start_server
 from federation.service import Clock, FederationService
-from federation.trust import TrustStore
+from federation.trust import Peer, TrustStore
 from node.query import NodeQuery
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,9 @@ class FederationNode:
     grace_s: float = 10.0
     #: The home lock `start_configured_node` holds (one `serve` per home).
     lock: HomeLock | None = None
-    #: Gossip, when this node runs it (`start_gossip`).
+    #: Gossip and membership, when this node runs them (`start_gossip`).
     gossip: GossipLoop | None = None
+    liveness: Liveness | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def __aenter__(self) -> FederationNode:
@@ -103,15 +105,27 @@ class FederationNode:
 
     def start_gossip(self, config: GossipConfig, query: NodeQuery, path: Path,
                      plaintext: bool) -> GossipLoop:
-        """Open the gossip file at ``path``, serve the Gossip method, run rounds meanwhile."""
-        engine = GossipEngine(self.key, GossipStore(path), self.trusted_key, config)
-        client = FederationClient(self.key, plaintext=plaintext,
-                                  deadline_s=config.call_timeout_s)
+        """Open the gossip file at ``path``, serve Gossip and Ping, and run gossip rounds
+        and membership in the background."""
+        store = GossipStore(path)
+        engine = GossipEngine(self.key, store, self.trusted_key, config)
+
+        def peers() -> list[Peer]:
+            return [p for p in self.trust if plaintext or p.certificate is not None]
+
+        membership = config.membership_config()
+        self.liveness = Liveness(
+            self.key.key_id, store, FederationClient(
+                self.key, plaintext=plaintext, deadline_s=membership.probe_timeout_s * 4),
+            peers, membership)
         self.gossip = GossipLoop(
-            engine, client,
-            peers=lambda: [p for p in self.trust if plaintext or p.certificate is not None],
-            query=query, thresholds=self.service.thresholds, config=config)
+            engine, FederationClient(self.key, plaintext=plaintext,
+                                     deadline_s=config.call_timeout_s),
+            peers=peers, query=query, thresholds=self.service.thresholds, config=config,
+            alive=self.liveness.alive)
         self.service.gossip = engine
+        self.service.liveness = self.liveness
+        self._start(self.liveness.run())
         self._start(self.gossip.run())
         return self.gossip
 
@@ -196,8 +210,10 @@ class FederationNode:
         if self.health_server is not None:
             await self.health_server.stop(None)
         if self.gossip is not None:
-            self.service.gossip = None
+            self.service.gossip = self.service.liveness = None
             await self.gossip.client.close()
+            if self.liveness is not None:
+                await self.liveness.close()
             self.gossip.engine.close()
         self.audit.close()
         self.ledger.close()

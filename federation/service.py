@@ -14,10 +14,12 @@ them into statuses.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from federation.audit import AuditLog, AuditThrottle
 from federation.budget import PeerBudgets
@@ -25,7 +27,6 @@ from federation.config import ServerLimits
 from federation.envelope import encode_envelope, sign_answer
 from federation.errors import FederationError, InvalidQuestion, StateUnavailable, status_for
 from federation.gate import Admitted, Gate, Metadata
-from federation.gossip.engine import GossipEngine
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
 from federation.methods import Answering, Checked, Method, method_named
@@ -34,6 +35,10 @@ from federation.snapshot import AnswerSnapshot, take_snapshot
 from federation.trust import TrustStore
 from federation.wire import decode_question, encode_answer, question_json
 from node.query import NodeQuery, Thresholds
+
+if TYPE_CHECKING:  # the runtime wires them in; importing them here would cycle
+    from federation.gossip.engine import GossipEngine
+    from federation.gossip.liveness import Liveness
 
 #: Seconds since the Unix epoch; injected so tests never wait on wall-clock windows.
 Clock = Callable[[], float]
@@ -65,8 +70,11 @@ class FederationService:
         self._throttle = AuditThrottle()
         self._gate = Gate(trust, limits, self._budgets)
         self._limits = limits
-        #: This node's gossip, once `serve` starts it (None: the Gossip method is not served).
+        #: This node's gossip and membership once `serve` starts them (None: the Gossip
+        #: and Ping methods are not served).
         self.gossip: GossipEngine | None = None
+        self.liveness: Liveness | None = None
+        self._upkeep_audit = AuditThrottle(rate_per_s=1 / 60, burst=1)
         self._snapshot = AnswerSnapshot(clock())
         self._restore()
 
@@ -117,9 +125,10 @@ class FederationService:
         charge: list[QuestionRow] = []
         try:
             checked, charge = self._check_and_charge(admitted, spec, body, now_s)
-            answer = spec.answer(checked, Answering(
+            answered = spec.answer(checked, Answering(
                 self._snapshot, self._policy, self._name, self._key.key_id,
-                admitted.peer.key.key_id, self.gossip))
+                admitted.peer.key.key_id, self.gossip, self.liveness))
+            answer = await answered if inspect.isawaitable(answered) else answered
             response = encode_answer(answer, admitted.envelope.schema_version, method)
             await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
         except FederationError as exc:
@@ -130,10 +139,17 @@ class FederationService:
             raise
         envelope = sign_answer(self._key, method, admitted.envelope.schema_version,
                                admitted.digest, response, now_ms=int(self._clock() * 1000))
+        suppressed = 0
+        if spec.upkeep:  # a line a minute per peer and method, counting the others
+            admitted_line = self._upkeep_audit.admit(f"{admitted.peer.key.key_id} {method}",
+                                                     now_s)
+            if admitted_line is None:
+                return Reply(response, encode_envelope(envelope))
+            suppressed = admitted_line
         self._audit.record(now_s=now_s, peer=admitted.peer.name,
                            key_id=admitted.peer.key.key_id, method=method,
                            question=question_json(checked.question),
-                           answer=spec.audit(answer))
+                           answer=spec.audit(answer), suppressed=suppressed)
         return Reply(response, encode_envelope(envelope))
 
     def _check_and_charge(self, admitted: Admitted, spec: Method, body: bytes,

@@ -26,7 +26,10 @@ SMTP_TARGET_SEEN = f"/{SERVICE}/SmtpTargetSeen"
 FINGERPRINT_SEEN = f"/{SERVICE}/FingerprintSeen"
 SIMHASH_NEAR = f"/{SERVICE}/SimhashNear"
 GOSSIP = f"/{SERVICE}/Gossip"
-METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR, GOSSIP)
+PING = f"/{SERVICE}/Ping"
+METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR, GOSSIP, PING)
+#: Rumours one ping may carry.
+MAX_MEMBER_UPDATES = 64
 #: Bounds of one gossip message, checked before anything is merged.
 MAX_DIGEST_ENTRIES = 10_000
 MAX_DELTAS = 10_000
@@ -68,8 +71,15 @@ class GossipExchange:
     request: pb.GossipRequest
 
 
+@dataclass(frozen=True, slots=True)
+class PingQuestion:
+    """A SWIM ping (no target) or ping-req (probe ``target`` for me), with rumours."""
+
+    request: pb.PingRequest
+
+
 Question = NodeInfoQuestion | SmtpQuestion | FingerprintQuestion | SimhashQuestion \
-    | GossipExchange
+    | GossipExchange | PingQuestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +103,12 @@ class GossipAnswer:
     response: pb.GossipResponse
 
 
-Answer = NodeInfo | SeenAnswer | NearAggregate | GossipAnswer
+@dataclass(frozen=True, slots=True)
+class PingAnswer:
+    response: pb.PingResponse
+
+
+Answer = NodeInfo | SeenAnswer | NearAggregate | GossipAnswer | PingAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +159,16 @@ def _gossip_from(message: pb.GossipRequest) -> GossipExchange:
     if any(len(name) > MAX_KEY_ID for name in names):
         raise InvalidQuestion("gossip origin key id too long")
     return GossipExchange(message)
+
+
+def _ping_from(message: pb.PingRequest) -> PingQuestion:
+    if len(message.updates) > MAX_MEMBER_UPDATES:
+        raise InvalidQuestion(f"more than {MAX_MEMBER_UPDATES} membership updates")
+    names = [message.target, *(u.peer for u in message.updates),
+             *(u.accuser for u in message.updates)]
+    if any(len(name) > MAX_KEY_ID for name in names):
+        raise InvalidQuestion("membership key id too long")
+    return PingQuestion(message)
 
 
 def _gossip_json(exchange: GossipExchange) -> dict[str, object]:
@@ -221,6 +246,13 @@ CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
           to_response=lambda a, v: _versioned(a.response, v),
           from_response=GossipAnswer,
           question_json=_gossip_json),
+    Codec(PING, PingQuestion, pb.PingRequest, pb.PingResponse,
+          to_request=lambda q, v: _versioned(q.request, v),
+          from_request=_ping_from,
+          to_response=lambda a, v: _versioned(a.response, v),
+          from_response=PingAnswer,
+          question_json=lambda q: {"kind": "ping", "ping_req": bool(q.request.target),
+                                   "updates": len(q.request.updates)}),
 )}
 _BY_QUESTION: Mapping[type[Any], Codec] = {codec.question: codec for codec in CODECS.values()}
 

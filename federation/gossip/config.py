@@ -8,11 +8,14 @@ operator tunes most also by ``DECNET_FED_GOSSIP_INTERVAL`` and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from federation.gossip.membership import MembershipConfig
 from node.config import Config, load_section
 
+MEMBERSHIP_PROFILES: dict[str, Callable[[], MembershipConfig]] = {
+    "wan": MembershipConfig.wan, "lan": MembershipConfig.lan, "local": MembershipConfig.local}
 #: Short names for the settings operators tune most (``…_INTERVAL`` → ``interval_s``).
 ENV_ALIASES = {"DECNET_FED_GOSSIP_INTERVAL": "DECNET_FED_GOSSIP_INTERVAL_S"}
 
@@ -45,8 +48,15 @@ class GossipConfig:
     digest_entries: int = 512
     #: Seconds one gossip call may take before the peer counts as failed.
     call_timeout_s: float = 5.0
+    #: Failure-detector profile (`membership.MembershipConfig`): "wan" (probe
+    #: every 5 s; operators reach each other over the internet), "lan" (1 s),
+    #: or "local" (tenths of a second: tests and the demo).
+    membership: str = "wan"
 
     def __post_init__(self) -> None:
+        if self.membership not in MEMBERSHIP_PROFILES:
+            raise ValueError(f"membership: must be one of {', '.join(MEMBERSHIP_PROFILES)},"
+                             f" got {self.membership!r}")
         for name in ("interval_s", "publish_interval_s", "call_timeout_s"):
             if not 0 < getattr(self, name) <= 86_400:
                 raise ValueError(f"{name}: must be in (0, 86400], got {getattr(self, name)!r}")
@@ -59,7 +69,11 @@ class GossipConfig:
     @classmethod
     def local(cls) -> GossipConfig:
         """Fast rounds for tests and the demo on one machine."""
-        return cls(interval_s=0.2, publish_interval_s=0.5, call_timeout_s=2.0)
+        return cls(interval_s=0.2, publish_interval_s=0.5, call_timeout_s=2.0,
+                   membership="local")
+
+    def membership_config(self) -> MembershipConfig:
+        return MEMBERSHIP_PROFILES[self.membership]()
 
 
 def load_gossip_config(node: Config, env: Mapping[str, str] = os.environ) -> GossipConfig:

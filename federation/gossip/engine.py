@@ -184,6 +184,14 @@ class GossipEngine:
                 dropped += len(gone)
         return dropped
 
+    def save_sync(self) -> None:
+        """Each peer's score and gossip figures into the member table (for the CLI)."""
+        now_s = self._clock()
+        self.store.update_sync(
+            (peer, self.scores.score(peer, now_s), sync.last_sync_s, sync.records_in,
+             sum(sync.refused.get(r, 0) for r, o in _OFFENCE.items() if o is not None))
+            for peer, sync in self.peers.items())
+
     # -- reading --
 
     def held(self) -> dict[str, int]:

@@ -58,6 +58,8 @@ class GossipLoop:
     query: NodeQuery
     thresholds: Thresholds
     config: GossipConfig
+    #: Membership's verdict: False for a peer believed dead (skipped until it is back).
+    alive: Callable[[str], bool] = lambda _key_id: True
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     rounds: int = 0
@@ -67,7 +69,7 @@ class GossipLoop:
         """Trusted peers worth calling now (not cooling down, not backing off)."""
         now_s = self.clock()
         return [p for p in self.peers()
-                if not self.engine.ignored(p.key.key_id)
+                if not self.engine.ignored(p.key.key_id) and self.alive(p.key.key_id)
                 and self._backoff.get(p.key.key_id, _Backoff()).retry_at_s <= now_s]
 
     async def round(self) -> list[Exchange]:
@@ -126,6 +128,7 @@ class GossipLoop:
                     self.engine.collect()
                     next_collect = now + 3600
                 await self.round()
+                self.engine.save_sync()
             except Exception:
                 logger.exception("gossip round failed; retrying in %g s", self.config.interval_s)
             await asyncio.sleep(self.config.interval_s)

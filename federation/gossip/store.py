@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS published (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    peer TEXT PRIMARY KEY, state TEXT NOT NULL, incarnation INTEGER NOT NULL,
+    since_s REAL NOT NULL, last_ok_s REAL, score REAL, last_sync_s REAL,
+    records_in INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 """
 
 
@@ -47,6 +52,21 @@ class Publication:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One peer as the running node sees it (written for `decnet-fed members`)."""
+
+    peer: str
+    state: str
+    incarnation: int
+    since_s: float
+    last_ok_s: float | None
+    score: float | None = None
+    last_sync_s: float | None = None
+    records_in: int = 0
+    refused: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OriginRow:
     origin: str
     watermark: int
@@ -57,8 +77,14 @@ class OriginRow:
 class GossipStore:
     """The gossip file; every method is one short transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: the CLI's view of a file a running `serve` writes."""
         self.path = path
+        if read_only:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            return
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -116,6 +142,13 @@ class GossipStore:
             " collected_through = excluded.collected_through",
             (origin, watermark, collected_through))
 
+    def held(self) -> dict[str, tuple[int, int]]:
+        """Per origin: (live records, watermark)."""
+        live = dict(self._db.execute("SELECT origin, count(*) FROM records WHERE kind != ?"
+                                     " GROUP BY origin", (int(Kind.TOMBSTONE),)).fetchall())
+        return {origin: (int(live.get(origin, 0)), int(watermark)) for origin, watermark
+                in self._db.execute("SELECT origin, watermark FROM origins")}
+
     def forget(self, origin: str) -> None:
         """Drop an origin that is no longer trusted."""
         with self._transaction():
@@ -151,6 +184,37 @@ class GossipStore:
         row = self._db.execute("SELECT collected_through FROM origins WHERE origin = ?",
                                (origin,)).fetchone()
         return 0 if row is None else int(row[0])
+
+    # -- the member table (written by the running node, read by the CLI) --
+
+    def save_members(self, incarnation: int, rows: Iterable[MemberRow]) -> None:
+        rows = list(rows)
+        with self._transaction():
+            current = {r.peer for r in rows}
+            self._db.executemany("DELETE FROM members WHERE peer = ?",
+                                 [(p,) for (p,) in self._db.execute("SELECT peer FROM members")
+                                  if p not in current])
+            self._db.executemany(
+                "INSERT INTO members (peer, state, incarnation, since_s, last_ok_s)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer) DO UPDATE SET"
+                " state = excluded.state, incarnation = excluded.incarnation,"
+                " since_s = excluded.since_s, last_ok_s = excluded.last_ok_s",
+                [(r.peer, r.state, r.incarnation, r.since_s, r.last_ok_s) for r in rows])
+            self._set_counter("incarnation", incarnation)
+
+    def members(self) -> list[MemberRow]:
+        return [MemberRow(*row) for row in self._db.execute(
+            "SELECT peer, state, incarnation, since_s, last_ok_s, score, last_sync_s,"
+            " records_in, refused FROM members ORDER BY peer")]
+
+    def update_sync(self, rows: Iterable[tuple[str, float | None, float | None, int, int]]
+                    ) -> None:
+        """Per peer: (key id, score, last sync, records in, refused) from the gossip loop."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE members SET score = ?, last_sync_s = ?, records_in = ?, refused = ?"
+                " WHERE peer = ?", [(score, last, n, refused, peer)
+                                    for peer, score, last, n, refused in rows])
 
     # -- counters that only grow --
 

@@ -25,7 +25,7 @@ SCENARIOS = REPO / "scenarios"
 ENV = {**OFFLINE, "DECNET_FED_GOSSIP_INTERVAL": "0.3",
        "DECNET_FED_GOSSIP_PUBLISH_INTERVAL_S": "0.5",
        "DECNET_FED_STORE_CATCH_UP_INTERVAL_S": "0.3", "DECNET_FED_PRIVACY_RATE_PER_S": "1000",
-       "DECNET_FED_PRIVACY_BURST": "100000"}
+       "DECNET_FED_PRIVACY_BURST": "100000", "DECNET_FED_GOSSIP_MEMBERSHIP": "local"}
 
 
 def free_port() -> int:
@@ -148,8 +148,19 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
              "n3's identity on the nodes still up")
     assert nodes[1].records_of(nodes[3].key_id) == 0
 
+    wait_for(lambda: member(nodes[0], nodes[1])["status"] == "dead", "n1 declared dead")
+    before = member(nodes[1], nodes[1])["incarnation"]
+
     nodes[1].start()
     nodes[2].start()
     assert nodes[1].records_of(nodes[0].key_id) >= 1  # its state survived the kill
     wait_for(lambda: all(n.records_of(nodes[3].key_id) >= 1 for n in nodes),
              "the restarted nodes caught up")
+    wait_for(lambda: member(nodes[0], nodes[1])["status"] == "alive", "n1 alive again")
+    assert member(nodes[0], nodes[1])["incarnation"] > before  # a higher incarnation won
+
+
+def member(viewer: Node, of: Node) -> dict[str, object]:
+    """``of`` as ``viewer``'s `decnet-fed members` shows it."""
+    rows = json_out(run_cli(viewer.home, "members", "--json"))
+    return next(r for r in rows if r["key_id"] == of.key_id)

@@ -13,10 +13,21 @@ class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORD_KIND_IDENTITY: _ClassVar[RecordKind]
     RECORD_KIND_CAMPAIGN: _ClassVar[RecordKind]
     RECORD_KIND_TOMBSTONE: _ClassVar[RecordKind]
+
+class MemberState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MEMBER_STATE_UNSPECIFIED: _ClassVar[MemberState]
+    MEMBER_STATE_ALIVE: _ClassVar[MemberState]
+    MEMBER_STATE_SUSPECT: _ClassVar[MemberState]
+    MEMBER_STATE_DEAD: _ClassVar[MemberState]
 RECORD_KIND_UNSPECIFIED: RecordKind
 RECORD_KIND_IDENTITY: RecordKind
 RECORD_KIND_CAMPAIGN: RecordKind
 RECORD_KIND_TOMBSTONE: RecordKind
+MEMBER_STATE_UNSPECIFIED: MemberState
+MEMBER_STATE_ALIVE: MemberState
+MEMBER_STATE_SUSPECT: MemberState
+MEMBER_STATE_DEAD: MemberState
 
 class Envelope(_message.Message):
     __slots__ = ("key_id", "method", "schema_version", "timestamp_ms", "nonce", "signature")
@@ -245,3 +256,35 @@ class GossipResponse(_message.Message):
     deltas: _containers.RepeatedCompositeFieldContainer[OriginDelta]
     digest: DigestChunk
     def __init__(self, schema_version: _Optional[int] = ..., deltas: _Optional[_Iterable[_Union[OriginDelta, _Mapping]]] = ..., digest: _Optional[_Union[DigestChunk, _Mapping]] = ...) -> None: ...
+
+class MemberUpdate(_message.Message):
+    __slots__ = ("peer", "state", "incarnation", "accuser")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    ACCUSER_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    state: MemberState
+    incarnation: int
+    accuser: str
+    def __init__(self, peer: _Optional[str] = ..., state: _Optional[_Union[MemberState, str]] = ..., incarnation: _Optional[int] = ..., accuser: _Optional[str] = ...) -> None: ...
+
+class PingRequest(_message.Message):
+    __slots__ = ("schema_version", "target", "updates")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    target: str
+    updates: _containers.RepeatedCompositeFieldContainer[MemberUpdate]
+    def __init__(self, schema_version: _Optional[int] = ..., target: _Optional[str] = ..., updates: _Optional[_Iterable[_Union[MemberUpdate, _Mapping]]] = ...) -> None: ...
+
+class PingResponse(_message.Message):
+    __slots__ = ("schema_version", "ack", "updates")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    ack: bool
+    updates: _containers.RepeatedCompositeFieldContainer[MemberUpdate]
+    def __init__(self, schema_version: _Optional[int] = ..., ack: _Optional[bool] = ..., updates: _Optional[_Iterable[_Union[MemberUpdate, _Mapping]]] = ...) -> None: ...
