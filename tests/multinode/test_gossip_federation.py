@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,7 +161,7 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
     assert member(nodes[0], nodes[1])["incarnation"] > before  # a higher incarnation won
 
 
-def member(viewer: Node, of: Node) -> dict[str, object]:
+def member(viewer: Node, of: Node) -> dict[str, Any]:
     """``of`` as ``viewer``'s `decnet-fed members` shows it."""
-    rows = json_out(run_cli(viewer.home, "members", "--json"))
+    rows: list[dict[str, Any]] = json_out(run_cli(viewer.home, "members", "--json"))
     return next(r for r in rows if r["key_id"] == of.key_id)
