@@ -30,7 +30,7 @@ from federation.errors import (
     PeerUnreachable,
     PinMismatch,
 )
-from federation.gossip.config import load_gossip_config
+from federation.gossip.config import GossipConfig, load_gossip_config
 from federation.gossip.index import FederatedIndex, Seen, load_records
 from federation.gossip.store import GossipStore
 from federation.keys import (
@@ -146,7 +146,7 @@ def render_federation_config() -> str:
     """The federation's sections with their documented defaults, commented out."""
     sections = [render_section(name, settings, commented=True) for name, settings in (
         ("federation", FederationSettings()), ("limits", ServerLimits()),
-        ("privacy", PrivacyPolicy()))]
+        ("privacy", PrivacyPolicy()), ("gossip", GossipConfig()))]
     return ("\n# Federation settings (docs/protocol.md); defaults shown, uncomment to change.\n"
             + "\n".join(sections))
 

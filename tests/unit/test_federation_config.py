@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from federation.config import FederationSettings, ServerLimits, load_federation_config
+from federation.gossip.config import GossipConfig, load_gossip_config
 from federation.privacy import PrivacyPolicy
 from node.config import (
     NODE_SECTIONS,
@@ -24,9 +25,11 @@ from tests.support import REPO
 
 
 def test_defaults_without_sections(tmp_path: Path) -> None:
-    fed = load_federation_config(load_config(tmp_path, env={}))
+    node = load_config(tmp_path, env={})
+    fed = load_federation_config(node)
     assert (fed.settings, fed.limits, fed.privacy) == (
         FederationSettings(), ServerLimits(), PrivacyPolicy())
+    assert load_gossip_config(node, env={}) == GossipConfig()
     assert fed.key_path == tmp_path / "node.key"
     assert fed.limits.clock_window_s == 120 and fed.privacy.time_granularity_s == 86400
 
@@ -58,7 +61,7 @@ def test_bad_values_name_their_field(tmp_path: Path, toml: str, field: str) -> N
 
 
 def test_the_federation_loads_exactly_the_shared_sections() -> None:
-    source = inspect.getsource(load_federation_config)
+    source = inspect.getsource(load_federation_config) + inspect.getsource(load_gossip_config)
     assert set(re.findall(r'load_section\(node, "(\w+)"', source)) == SHARED_SECTIONS
 
 
@@ -104,9 +107,11 @@ def test_rendered_block_uncommented_loads_as_the_defaults(tmp_path: Path) -> Non
     block = "\n".join(match.group(1) for line in render_federation_config().splitlines()
                       if (match := setting.match(line)))
     (tmp_path / "config.toml").write_text(block, encoding="utf-8")
-    fed = load_federation_config(load_config(tmp_path, env={}))
+    node = load_config(tmp_path, env={})
+    fed = load_federation_config(node)
     assert (fed.settings, fed.limits, fed.privacy) == (
         FederationSettings(), ServerLimits(), PrivacyPolicy())
+    assert load_gossip_config(node, env={}) == GossipConfig()
 
 
 def test_every_setting_is_rendered_with_its_documentation() -> None:
