@@ -214,13 +214,12 @@ async def cmd_query_gossiped(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_members(args: argparse.Namespace) -> int:
-    """The one-screen view of the federation as the running `serve` last saw it."""
-    fed, key = _load(args)
+def member_rows(fed: FederationConfig, key: NodeKey) -> list[dict[str, object]] | None:
+    """This node and each trusted peer as the running `serve` last wrote them (None: no
+    gossip file yet)."""
     path = fed.node.home_file(GOSSIP_FILE)
     if not path.exists():
-        raise CommandError("no gossip here yet: start `decnet-fed serve` (it gossips with the"
-                           " trusted peers and keeps this table)")
+        return None
     trust = TrustStore.load(fed.peers_path)
     store = GossipStore(path, read_only=True)
     try:
@@ -243,6 +242,16 @@ async def cmd_members(args: argparse.Namespace) -> int:
             "last_sync": None if row is None or row.last_sync_s is None
             else format_time_us(int(row.last_sync_s * 1_000_000)),
             "records_held": held.get(peer.key.key_id, (0, 0))[0]})
+    return rows
+
+
+async def cmd_members(args: argparse.Namespace) -> int:
+    """The one-screen view of the federation as the running `serve` last saw it."""
+    fed, key = _load(args)
+    rows = member_rows(fed, key)
+    if rows is None:
+        raise CommandError("no gossip here yet: start `decnet-fed serve` (it gossips with the"
+                           " trusted peers and keeps this table)")
     if args.json:
         print_json(rows)
         return 0
@@ -254,6 +263,21 @@ async def cmd_members(args: argparse.Namespace) -> int:
                   "-" if r["last_sync"] is None else str(r["last_sync"])[:19],
                   r["records_held"]) for r in rows])
     return 0
+
+
+async def federation_status(config: Config) -> dict[str, object]:
+    """The `status` hook: gossip peers (liveness, score, last sync, records held)."""
+    fed = load_federation_config(config)
+    try:
+        key = load_key_file(fed.key_path)
+    except HomeFileError:
+        return {}
+    rows = member_rows(fed, key)
+    if rows is None:
+        return {"gossip": "not started (decnet-fed serve gossips)"}
+    return {"gossip_peers": [{k: r[k] for k in ("name", "status", "incarnation", "score",
+                                                "last_sync", "records_held")}
+                             for r in rows]}
 
 
 async def cmd_whoami(args: argparse.Namespace) -> int:
@@ -500,7 +524,8 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     return run(argv, register_federation_commands, errors=(FederationError, HomeFileError),
                hooks=CliHooks(init_steps=(init_node_key,), remote_query=cmd_query_peers,
-                              gossiped_query=cmd_query_gossiped, shared=shared_lookup))
+                              gossiped_query=cmd_query_gossiped, shared=shared_lookup,
+                              status=federation_status))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ class CliHooks:
     gossiped_query: Command | None = None
     #: `identity ID` and `identities --shared`: "also seen by N other operators".
     shared: SharedLookup | None = None
+    #: Extra `status` sections (the federation: peers' liveness, score, records).
+    status: Callable[[Config], Awaitable[Mapping[str, object]]] | None = None
 
 
 def hooks_of(args: argparse.Namespace) -> CliHooks:

@@ -196,6 +196,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "derived_lag_events": lags,
         **({"integrity": "ok"} if args.check else {}),
     }
+    extra_of = hooks_of(args).status
+    extra = dict(await extra_of(config)) if extra_of is not None else {}
+    status.update(extra)
     if args.json:
         print_json(status)
     else:
@@ -209,5 +212,15 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("field rejections", sum(rejections.values())),
             *((f"  {reason}", count) for reason, count in rejections.items()),
             *((("integrity", "ok (full check)"),) if args.check else ()),
+            *((key, _describe(value)) for key, value in extra.items()),
         ])
     return 0
+
+
+def _describe(value: object) -> object:
+    """A hook's section on one line: ``{"a": 1, "b": 2}`` → ``a 1, b 2``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return "; ".join(str(_describe(v)) for v in value) or "-"
+    return value

@@ -124,6 +124,9 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
     exact = nodes[0].bodies_of(nodes[0].key_id)
     assert all(n.bodies_of(nodes[0].key_id) == exact for n in nodes)  # the origin's bytes
 
+    status = json_out(run_cli(nodes[0].home, "status", "--json"))
+    assert {p["name"] for p in status["gossip_peers"]} == {n.name for n in nodes}
+
     # the same attacker seen by a second operator: both report it, a third asks no one
     ingest_scenario(nodes[1], "slow_rotator", 1)
     wait_for(lambda: nodes[2].records_of(nodes[1].key_id) >= 1, "n1's report on n2")
