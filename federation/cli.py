@@ -30,7 +30,13 @@ from federation.errors import (
     PeerUnreachable,
     PinMismatch,
 )
-from federation.gossip.config import GossipConfig, load_gossip_config
+from federation.gossip.config import GossipConfig, load_discovery_config, load_gossip_config
+from federation.gossip.discovery import (
+    CANDIDATES_FILENAME,
+    DiscoveryConfig,
+    DiscoveryError,
+    load_candidates,
+)
 from federation.gossip.index import FederatedIndex, Seen, load_records
 from federation.gossip.store import GossipStore
 from federation.keys import (
@@ -103,7 +109,10 @@ def register_federation_commands(add: CommandAdder) -> None:
                                " ('-' = stdin); default: fetched from ADDRESS")
     peer_add.add_argument("--key", required=True, metavar="PUBKEY",
                           help="the peer's public key, as its `decnet-fed whoami` prints it")
-    actions.add_parser("list", parents=[common], help="list trusted peers")
+    peer_list = actions.add_parser("list", parents=[common], help="list trusted peers")
+    peer_list.add_argument("--discovered", action="store_true",
+                           help="list the nodes zeroconf found instead (candidates only: talked"
+                                " to once their key is trusted)")
     check = actions.add_parser("check", parents=[common],
                                help="ask each peer who it is (signed GetNodeInfo)")
     check.add_argument("--peer", action="append", default=None, metavar="PEER",
@@ -146,7 +155,8 @@ def render_federation_config() -> str:
     """The federation's sections with their documented defaults, commented out."""
     sections = [render_section(name, settings, commented=True) for name, settings in (
         ("federation", FederationSettings()), ("limits", ServerLimits()),
-        ("privacy", PrivacyPolicy()), ("gossip", GossipConfig()))]
+        ("privacy", PrivacyPolicy()), ("gossip", GossipConfig()),
+        ("discovery", DiscoveryConfig()))]
     return ("\n# Federation settings (docs/protocol.md); defaults shown, uncomment to change.\n"
             + "\n".join(sections))
 
@@ -297,6 +307,8 @@ async def cmd_peers(args: argparse.Namespace) -> int:
     fed = load_federation_config(require_home(args.home))
     trust = TrustStore.load(fed.peers_path)
     as_json = getattr(args, "json", False)
+    if args.peers_action == "list" and args.discovered:
+        return _list_discovered(fed, trust, as_json=as_json)
     if args.peers_action == "list":
         if as_json:
             print_json([peer.as_json() for peer in trust])
@@ -317,6 +329,29 @@ async def cmd_peers(args: argparse.Namespace) -> int:
     else:
         print(f"removed peer {peer.name} ({peer.address}, key id {peer.key.key_id});"
               " a running `serve` drops it on SIGHUP")
+    return 0
+
+
+def _list_discovered(fed: FederationConfig, trust: TrustStore, *, as_json: bool) -> int:
+    """Candidates found by zeroconf, as the running `serve` last saved them."""
+    loaded = load_candidates(fed.node.home_file(CANDIDATES_FILENAME))
+    if loaded.problem:
+        raise CommandError(f"discovered candidates unreadable: {loaded.problem}")
+    rows = [{"name": c.name, "address": c.address, "key_id": c.key_id,
+             "schema_versions": f"{c.min_schema_version}..{c.max_schema_version}",
+             "trusted": trust.by_key_id(c.key_id) is not None,
+             "last_seen": format_time_us(int(c.last_seen_s * 1_000_000))}
+            for c in loaded.candidates]
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        print("no nodes discovered: zeroconf runs in `serve` only on the interfaces"
+              " [discovery] interfaces names (none by default)")
+    else:
+        print_table(["NAME", "ADDRESS", "KEY ID", "SCHEMA", "TRUSTED", "LAST SEEN"],
+                    [(r["name"], r["address"], r["key_id"], r["schema_versions"],
+                      "yes" if r["trusted"] else "no (a candidate)", str(r["last_seen"])[:19])
+                     for r in rows])
     return 0
 
 
@@ -404,6 +439,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         health_listen = check_address(health_listen, any_port=True)
     plaintext = args.plaintext or fed.settings.plaintext
     gossip = load_gossip_config(fed.node)
+    discovery = load_discovery_config(fed.node)
     store = await open_store(fed.node)
     try:
         await store.check(full=False)  # never serve answers from a damaged store
@@ -424,6 +460,13 @@ async def cmd_serve(args: argparse.Namespace) -> int:
                            catch_up=(fed.node.store.catch_up_interval_s, store.catch_up))
     if gossip.enabled:
         node.start_gossip(gossip, StoreQuery(store), fed.node.home_file(GOSSIP_FILE), plaintext)
+    try:
+        await node.start_discovery(discovery, fed.node.node.name,
+                                   fed.node.home_file(CANDIDATES_FILENAME))
+    except DiscoveryError as exc:
+        await node.stop(0)
+        await store.close()
+        raise CommandError(f"zeroconf discovery: {exc}; fix [discovery] interfaces") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,6 +27,7 @@ from federation.client import FederationClient, peer_certificate
 from federation.config import FederationConfig, ServerLimits
 from federation.errors import HomeFileError, PeerError, PinMismatch, TrustStoreError
 from federation.gossip.config import GossipConfig
+from federation.gossip.discovery import Advertisement, Discovery, DiscoveryConfig, DiscoveryError
 from federation.gossip.engine import GossipEngine
 from federation.gossip.liveness import Liveness
 from federation.gossip.loop import GossipLoop
@@ -70,6 +71,7 @@ class FederationNode:
     #: Gossip and membership, when this node runs them (`start_gossip`).
     gossip: GossipLoop | None = None
     liveness: Liveness | None = None
+    discovery: Discovery | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def __aenter__(self) -> FederationNode:
@@ -177,6 +179,24 @@ class FederationNode:
             self.certificates.replace(self.trust)
         return added
 
+    async def start_discovery(self, config: DiscoveryConfig, name: str, path: Path) -> None:
+        """Advertise and browse on ``config.interfaces`` (nothing when none); write the
+        candidates to ``path`` every ``refresh_interval_s`` for `peers list --discovered`."""
+        if not config.enabled:
+            return
+        discovery = Discovery(config, Advertisement(name, self.key.key_id, self.port))
+        await discovery.start()
+        self.discovery = discovery
+
+        async def snapshot() -> None:
+            try:
+                await discovery.snapshot_to(path)
+            except DiscoveryError as exc:
+                logger.warning("discovered candidates not saved: %s", exc)
+
+        await snapshot()
+        self._start(_every(config.refresh_interval_s, snapshot))
+
     def start_maintenance(self, refresh_s: float,
                           catch_up: tuple[float, Callable[[], Awaitable[object]]] | None = None,
                           ) -> None:
@@ -209,6 +229,8 @@ class FederationNode:
         await self.server.stop(grace_s)
         if self.health_server is not None:
             await self.health_server.stop(None)
+        if self.discovery is not None:
+            await self.discovery.stop()  # the goodbye: peers drop this candidate now
         if self.gossip is not None:
             self.service.gossip = self.service.liveness = None
             await self.gossip.client.close()

@@ -171,7 +171,7 @@ NODE_SECTIONS: dict[str, type[Any]] = {
 #: Sections other packages load from the same file with `load_section` (the
 #: federation's: a test keeps this in step). Any other section is an error,
 #: like an unknown setting: a misspelt ``[privacy]`` must not silently be ignored.
-SHARED_SECTIONS = frozenset({"federation", "limits", "privacy", "gossip"})
+SHARED_SECTIONS = frozenset({"federation", "limits", "privacy", "gossip", "discovery"})
 
 #: String settings where empty means "not configured".
 _MAY_BE_EMPTY = frozenset({

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from federation.gossip.discovery import DiscoveryConfig
 from federation.gossip.membership import MembershipConfig
 from node.config import Config, load_section
 
@@ -83,3 +84,8 @@ def load_gossip_config(node: Config, env: Mapping[str, str] = os.environ) -> Gos
         if alias in env and name not in env:
             merged[name] = env[alias]
     return load_section(node, "gossip", GossipConfig, merged)
+
+
+def load_discovery_config(node: Config, env: Mapping[str, str] = os.environ) -> DiscoveryConfig:
+    """``[discovery]``: zeroconf interfaces (none by default: nothing multicasts)."""
+    return load_section(node, "discovery", DiscoveryConfig, env)

@@ -13,7 +13,7 @@ import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,11 @@ class Node:
     port: int
     key_id: str = ""
     proc: subprocess.Popen[str] | None = None
+    env: dict[str, str] = field(default_factory=lambda: dict(ENV))
 
     def start(self) -> None:
         self.proc = spawn_cli(self.home, "serve", "--listen", f"127.0.0.1:{self.port}",
-                              "--health-listen", "", "--json", env_extra=ENV)
+                              "--health-listen", "", "--json", env_extra=self.env)
         assert self.proc.stdout is not None
         text = ""
         for line in self.proc.stdout:  # `serve --json` prints one object, then serves

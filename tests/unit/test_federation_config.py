@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from federation.config import FederationSettings, ServerLimits, load_federation_config
-from federation.gossip.config import GossipConfig, load_gossip_config
+from federation.gossip.config import GossipConfig, load_discovery_config, load_gossip_config
+from federation.gossip.discovery import DiscoveryConfig
 from federation.privacy import PrivacyPolicy
 from node.config import (
     NODE_SECTIONS,
@@ -30,6 +31,7 @@ def test_defaults_without_sections(tmp_path: Path) -> None:
     assert (fed.settings, fed.limits, fed.privacy) == (
         FederationSettings(), ServerLimits(), PrivacyPolicy())
     assert load_gossip_config(node, env={}) == GossipConfig()
+    assert load_discovery_config(node, env={}) == DiscoveryConfig()
     assert fed.key_path == tmp_path / "node.key"
     assert fed.limits.clock_window_s == 120 and fed.privacy.time_granularity_s == 86400
 
@@ -61,7 +63,8 @@ def test_bad_values_name_their_field(tmp_path: Path, toml: str, field: str) -> N
 
 
 def test_the_federation_loads_exactly_the_shared_sections() -> None:
-    source = inspect.getsource(load_federation_config) + inspect.getsource(load_gossip_config)
+    source = (inspect.getsource(load_federation_config) + inspect.getsource(load_gossip_config)
+              + inspect.getsource(load_discovery_config))
     assert set(re.findall(r'load_section\(node, "(\w+)"', source)) == SHARED_SECTIONS
 
 
@@ -112,6 +115,7 @@ def test_rendered_block_uncommented_loads_as_the_defaults(tmp_path: Path) -> Non
     assert (fed.settings, fed.limits, fed.privacy) == (
         FederationSettings(), ServerLimits(), PrivacyPolicy())
     assert load_gossip_config(node, env={}) == GossipConfig()
+    assert load_discovery_config(node, env={}) == DiscoveryConfig()
 
 
 def test_every_setting_is_rendered_with_its_documentation() -> None:
