@@ -25,7 +25,13 @@ from federation.audit import AuditLog, AuditThrottle
 from federation.budget import PeerBudgets
 from federation.config import ServerLimits
 from federation.envelope import encode_envelope, sign_answer
-from federation.errors import FederationError, InvalidQuestion, StateUnavailable, status_for
+from federation.errors import (
+    FederationError,
+    InvalidQuestion,
+    OverBudget,
+    StateUnavailable,
+    status_for,
+)
 from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
@@ -120,6 +126,8 @@ class FederationService:
         except FederationError as exc:
             if tls_peer is not None:  # the handshake authenticated the sender
                 self.audit_refusal(tls_peer, method, exc)
+                if isinstance(exc, OverBudget) and self.gossip is not None:
+                    self.gossip.scores.penalise(tls_peer, "over_budget", now_s)
             raise
         checked: Checked | None = None
         charge: list[QuestionRow] = []

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
+
 from federation._proto.decnet.federation.v1 import federation_pb2 as pb
+from federation.errors import OverBudget
 from federation.gossip.config import GossipConfig
 from federation.gossip.engine import GossipEngine
 from federation.gossip.record import RECORD_DOMAIN
 from federation.gossip.store import GossipStore
 from federation.keys import NodeKey, PeerKey
+from federation.privacy import PrivacyPolicy
+from federation.wire import GossipExchange
 from node.query import GroupSummary
+from tests.federation_helpers import make_node, signed_request
 
 KEYS = [NodeKey.generate() for _ in range(3)]
 TRUSTED = {k.key_id: k.public for k in KEYS}
@@ -103,3 +110,21 @@ def test_forged_records_get_the_sender_ignored_and_leave_state_alone(tmp_path: P
     assert b.state.digest() == before
     assert b.peers[forger].refused == {"invalid_signature": 3}  # then it was ignored
     assert b.ignored(forger)
+
+
+def test_over_budget_gossip_calls_lower_the_callers_score(tmp_path: Path) -> None:
+    caller = KEYS[1]
+    node = make_node([caller], policy=PrivacyPolicy(rate_per_s=1, burst=2))
+    node.service.gossip = engine(tmp_path, 0)
+    exchange = GossipExchange(pb.GossipRequest())
+
+    async def call() -> None:
+        request = signed_request(caller, exchange, now_s=node.clock.now)
+        await node.service.handle(request.method, request.body, request.metadata,
+                                  tls_peer=caller.key_id)
+
+    asyncio.run(call())
+    asyncio.run(call())
+    with pytest.raises(OverBudget):
+        asyncio.run(call())
+    assert node.service.gossip.scores.score(caller.key_id, node.clock.now) < 100
