@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 _OFFENCE: dict[str, Offence | None] = {
     "invalid_signature": "invalid_signature", "untrusted_origin": "untrusted_origin",
     "malformed": "malformed_record", "oversized": "malformed_record",
-    "replayed": "replayed", "unsupported_version": None, "gap": None,
+    "replayed": "replayed", "unsupported_version": None, "gap": None, "own_origin": None,
 }
 _DAY_S = 86_400
 
@@ -66,7 +66,7 @@ class GossipEngine:
         self.budget = DeltaBudget(config.max_records_per_message, config.max_bytes_per_message)
         self.digest_entries = config.digest_entries
         self._clock = clock
-        self.state = GossipState(trusted, horizon_days=config.horizon_days)
+        self.state = GossipState(trusted, horizon_days=config.horizon_days, own=key.key_id)
         self.scores = PeerScores(scores or PeerScoreConfig())
         self.peers: dict[str, PeerSync] = {}
         self.generation = 0  # bumped whenever records change (the index rebuilds)

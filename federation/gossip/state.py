@@ -10,7 +10,9 @@ state of every record of that origin up to that version. The invariant
   record held above the receiver's watermark ``from_version``, in version
   order, up to ``to_version``; the receiver applies it only when
   ``from_version`` is not above its own watermark (else it would leave a
-  gap) and then holds that origin up to ``to_version``. Applying a delta
+  gap) and then holds that origin up to the last record it carried (a
+  version held by no record was superseded, so nothing is missed; a claimed
+  ``to_version`` beyond the records is not believed). Applying a delta
   twice, late, or out of order changes nothing it should not: a record
   replaces another only with a higher version, so any order and
   duplication of deliveries converges to the same state.
@@ -18,10 +20,12 @@ state of every record of that origin up to that version. The invariant
   ``horizon_days`` are collected; ``collected_through`` remembers the
   highest version collected. A peer whose watermark is above zero but below
   it would miss deletions, so it gets a *reset* instead: drop the origin's
-  records, then everything from zero.
+  records, then everything from zero. A reset is honoured only by a node
+  that is behind, and only with a signed record beyond what it holds.
 - Only records whose origin is trusted and whose origin signature verifies
   are stored or relayed (`record.check_record`); the first bad record of a
-  delta ends it, and the watermark advances only past the good ones.
+  delta ends it, and the watermark advances only past the good ones. No
+  delta about this node's own origin is taken: it is the authority there.
 """
 
 from __future__ import annotations
@@ -108,8 +112,9 @@ class DeltaBudget:
 class GossipState:
     """Every origin's records this node holds, and the digest/delta/merge rules."""
 
-    def __init__(self, trusted: TrustedKeys, *, horizon_days: int = 30) -> None:
+    def __init__(self, trusted: TrustedKeys, *, horizon_days: int = 30, own: str = "") -> None:
         self.trusted = trusted
+        self.own = own
         self.horizon_days = horizon_days
         self.logs: dict[str, OriginLog] = {}
 
@@ -169,54 +174,67 @@ class GossipState:
                 sent = record.version
                 records_left -= 1
                 bytes_left -= size
-            if delta.to_version > start:
+            if delta.records:  # nothing held above theirs: nothing to say (see `apply`)
                 deltas.append(delta)
         return deltas
 
     # -- merging --
 
     def apply(self, delta: pb.OriginDelta) -> Applied:
-        """Merge one delta; see the module docstring for when it is refused or cut short."""
+        """Merge one delta; see the module docstring for when it is refused or cut short.
+
+        The watermark advances to the highest version among the valid records the
+        delta actually carried, never to a claimed ``to_version`` beyond them: a
+        relay cannot make this node skip records it never sent. A delta about this
+        node's own origin is refused (it is the authority on its own records).
+        """
         origin = delta.origin
+        if origin == self.own:
+            return Applied(origin, refused="own_origin")
         if self.trusted(origin) is None:
             return Applied(origin, refused="untrusted_origin")
         if delta.to_version < delta.from_version or (delta.reset and delta.from_version):
             return Applied(origin, refused="malformed")
         log = self.logs.setdefault(origin, OriginLog())
-        reset = False
-        if delta.reset and log.watermark < delta.collected_through:
-            log.clear()
-            log.collected_through = delta.collected_through
-            reset = True
-        if delta.from_version > log.watermark:
-            return Applied(origin, refused="gap", reset=reset)
-        if delta.from_version < delta.collected_through:
-            # The sender no longer has that stretch's tombstones, so neither will we.
-            log.collected_through = max(log.collected_through, delta.collected_through)
-        stored: list[Record] = []
-        duplicates = 0
+        behind = delta.reset and log.watermark < delta.collected_through
+        if delta.from_version > log.watermark and not behind:
+            return Applied(origin, refused="gap")
+        good: list[Record] = []
+        refused: str | None = None
         last = delta.from_version
         for wire in delta.records:
             try:
                 record = check_record(wire, self.trusted)
             except RecordRefused as exc:
-                return self._cut(log, last, origin, stored, duplicates, exc.reason, reset)
+                refused = exc.reason
+                break
             if record.origin != origin or not last < record.version <= delta.to_version:
-                return self._cut(log, last, origin, stored, duplicates, "malformed", reset)
+                refused = "malformed"
+                break
+            good.append(record)
             last = record.version
+        # A reset wipes what is held: honoured only for a node that really is behind,
+        # and with evidence, a signed record beyond what it holds.
+        reset = behind and any(r.version > log.watermark for r in good)
+        if reset:
+            log.clear()
+        elif delta.from_version > log.watermark:
+            return Applied(origin, refused="gap")
+        stored: list[Record] = []
+        duplicates = 0
+        for record in good:
             if record.version > log.watermark and log.put(record):
                 stored.append(record)
             else:
                 duplicates += 1
-        log.watermark = max(log.watermark, delta.to_version)
-        return Applied(origin, tuple(stored), duplicates, None, reset)
-
-    @staticmethod
-    def _cut(log: OriginLog, last: int, origin: str, stored: list[Record], duplicates: int,
-             reason: str, reset: bool) -> Applied:
-        """A bad record ends the delta: the watermark covers only what came before it."""
-        log.watermark = max(log.watermark, last)
-        return Applied(origin, tuple(stored), duplicates, reason, reset)
+        if good:
+            log.watermark = max(log.watermark, good[-1].version)
+        if delta.from_version < delta.collected_through:
+            # The sender no longer has that stretch's tombstones, so neither do we
+            # (as far as our watermark reaches: a claim beyond it proves nothing).
+            log.collected_through = max(log.collected_through,
+                                        min(delta.collected_through, log.watermark))
+        return Applied(origin, tuple(stored), duplicates, refused, reset)
 
     def publish(self, record: Record) -> None:
         """Hold a record this node originated (its versions are complete by construction)."""

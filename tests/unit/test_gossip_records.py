@@ -130,3 +130,27 @@ def test_a_delta_that_would_leave_a_gap_is_not_applied() -> None:
                            records=[signed(body(version=4))])
     assert state.apply(ahead).refused == "gap"
     assert state.digest() == {}
+
+
+def test_a_claimed_to_version_beyond_the_records_is_not_believed() -> None:
+    state = GossipState(only_origin)
+    empty = pb.OriginDelta(origin=ORIGIN.key_id, from_version=0, to_version=2**63)
+    state.apply(empty)
+    state.apply(delta(signed(body(version=1)), to_version=2**63))
+    assert state.digest() == {ORIGIN.key_id: 1}  # it would otherwise never fetch version 2
+
+
+def test_a_node_takes_no_delta_about_its_own_records() -> None:
+    state = GossipState(only_origin, own=ORIGIN.key_id)
+    applied = state.apply(delta(signed(body())))
+    assert applied.refused == "own_origin" and not state.records(ORIGIN.key_id)
+
+
+def test_a_reset_without_a_record_beyond_what_is_held_wipes_nothing() -> None:
+    state = GossipState(only_origin)
+    state.apply(delta(signed(body(version=1)), to_version=1))
+    hostile = pb.OriginDelta(origin=ORIGIN.key_id, from_version=0, to_version=0, reset=True,
+                             collected_through=2**63)
+    state.apply(hostile)
+    assert [r.version for r in state.records(ORIGIN.key_id)] == [1]
+    assert state.logs[ORIGIN.key_id].collected_through <= 1
