@@ -108,6 +108,10 @@ class GossipEngine:
             else:
                 applied = self.state.apply(delta)
                 self._save(applied)
+                if applied.own_seen >= self.store.counter("next_version", 1):
+                    # this node lost its gossip file: issue above what peers hold
+                    self.store.bump_counter("next_version", applied.own_seen + 1)
+                    self.store.forget_publications()
             results.append(applied)
             sync.records_in += len(applied.stored)
             sync.duplicates += applied.duplicates

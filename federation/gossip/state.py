@@ -99,6 +99,9 @@ class Applied:
     duplicates: int = 0
     refused: str | None = None  # a reason from `RecordRefused` (or "gap", "malformed")
     reset: bool = False
+    #: For a delta about this node's own origin: the highest version of its own
+    #: records a peer holds (above its counter only if this node lost its file).
+    own_seen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,30 +192,19 @@ class GossipState:
         node's own origin is refused (it is the authority on its own records).
         """
         origin = delta.origin
-        if origin == self.own:
-            return Applied(origin, refused="own_origin")
         if self.trusted(origin) is None:
             return Applied(origin, refused="untrusted_origin")
         if delta.to_version < delta.from_version or (delta.reset and delta.from_version):
             return Applied(origin, refused="malformed")
+        if origin == self.own:  # checked, so a forgery still costs its sender; never merged
+            good, refused = self._checked(delta)
+            return Applied(origin, refused=refused or "own_origin",
+                           own_seen=max((r.version for r in good), default=0))
         log = self.logs.setdefault(origin, OriginLog())
         behind = delta.reset and log.watermark < delta.collected_through
         if delta.from_version > log.watermark and not behind:
             return Applied(origin, refused="gap")
-        good: list[Record] = []
-        refused: str | None = None
-        last = delta.from_version
-        for wire in delta.records:
-            try:
-                record = check_record(wire, self.trusted)
-            except RecordRefused as exc:
-                refused = exc.reason
-                break
-            if record.origin != origin or not last < record.version <= delta.to_version:
-                refused = "malformed"
-                break
-            good.append(record)
-            last = record.version
+        good, refused = self._checked(delta)
         # A reset wipes what is held: honoured only for a node that really is behind,
         # and with evidence, a signed record beyond what it holds.
         reset = behind and any(r.version > log.watermark for r in good)
@@ -235,6 +227,24 @@ class GossipState:
             log.collected_through = max(log.collected_through,
                                         min(delta.collected_through, log.watermark))
         return Applied(origin, tuple(stored), duplicates, refused, reset)
+
+    def _checked(self, delta: pb.OriginDelta) -> tuple[list[Record], str | None]:
+        """The delta's records up to the first bad one, and why that one was bad."""
+        good: list[Record] = []
+        refused: str | None = None
+        last = delta.from_version
+        for wire in delta.records:
+            try:
+                record = check_record(wire, self.trusted)
+            except RecordRefused as exc:
+                refused = exc.reason
+                break
+            if record.origin != delta.origin or not last < record.version <= delta.to_version:
+                refused = "malformed"
+                break
+            good.append(record)
+            last = record.version
+        return good, refused
 
     def publish(self, record: Record) -> None:
         """Hold a record this node originated (its versions are complete by construction)."""

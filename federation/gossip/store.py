@@ -180,6 +180,11 @@ class GossipStore:
             self._save(origin, top, self.collected_through(origin),
                        [record for _, _, record in items])
 
+    def forget_publications(self) -> None:
+        """Publish every summary again, as new records (after a lost file)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM published")
+
     def collected_through(self, origin: str) -> int:
         row = self._db.execute("SELECT collected_through FROM origins WHERE origin = ?",
                                (origin,)).fetchone()

@@ -128,3 +128,21 @@ def test_over_budget_gossip_calls_lower_the_callers_score(tmp_path: Path) -> Non
     with pytest.raises(OverBudget):
         asyncio.run(call())
     assert node.service.gossip.scores.score(caller.key_id, node.clock.now) < 100
+
+
+def test_a_node_that_lost_its_gossip_file_publishes_above_what_peers_hold(
+        tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    for n in range(3):
+        a.publish([summary("h1", f"{n:032x}")])
+    round_trip(b, a)
+    a.close()
+    (tmp_path / "gossip-0.db").unlink()
+    reborn = engine(tmp_path, 0)
+    reborn.publish([summary("h1", "e" * 32)])  # version 1 again: below what b holds
+    round_trip(reborn, b)  # b pushes the old life's records back: refused, but counted
+    reborn.publish([summary("h1", "e" * 32)])
+    round_trip(b, reborn)
+    assert b.state.digest()[KEYS[0].key_id] > 3
+    summaries = [r.summary() for r in b.state.records(KEYS[0].key_id)]
+    assert any(s is not None and list(s.fingerprints[0].values) == ["e" * 32] for s in summaries)
