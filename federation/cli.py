@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -174,14 +175,21 @@ async def federated_index(config: Config) -> FederatedIndex | None:
         return None
     trust = TrustStore.load(fed.peers_path)
     key = load_key_file(fed.key_path)
-    records = await asyncio.to_thread(load_records, path,
-                                      lambda origin: trust.by_key_id(origin) is not None)
+    try:
+        records = await asyncio.to_thread(load_records, path,
+                                          lambda origin: trust.by_key_id(origin) is not None)
+    except sqlite3.Error as exc:
+        raise CommandError(gossip_file_problem(path, exc)) from None
     return FederatedIndex(records, key.key_id)
 
 
 async def shared_lookup(config: Config) -> Callable[[GroupSummary], SharedMatch] | None:
     """The `shared` hook: local summaries looked up among gossiped ones."""
-    index = await federated_index(config)
+    try:
+        index = await federated_index(config)
+    except CommandError as exc:
+        logger.warning("%s", exc)  # the identity is shown without what peers gossiped
+        return None
     return None if index is None else index.matches
 
 
@@ -224,6 +232,11 @@ async def cmd_query_gossiped(args: argparse.Namespace) -> int:
     return 0
 
 
+def gossip_file_problem(path: Path, exc: sqlite3.Error) -> str:
+    return (f"the gossip file {path} cannot be read ({exc}): stop serve, move it aside, and"
+            " serve again (peers resend what it held)")
+
+
 def member_rows(fed: FederationConfig, key: NodeKey) -> list[dict[str, object]] | None:
     """This node and each trusted peer as the running `serve` last wrote them (None: no
     gossip file yet)."""
@@ -231,13 +244,16 @@ def member_rows(fed: FederationConfig, key: NodeKey) -> list[dict[str, object]] 
     if not path.exists():
         return None
     trust = TrustStore.load(fed.peers_path)
-    store = GossipStore(path, read_only=True)
     try:
-        members = {row.peer: row for row in store.members()}
-        held = store.held()
-        incarnation = store.counter("incarnation", 0)
-    finally:
-        store.close()
+        store = GossipStore(path, read_only=True)
+        try:
+            members = {row.peer: row for row in store.members()}
+            held = store.held()
+            incarnation = store.counter("incarnation", 0)
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        raise CommandError(gossip_file_problem(path, exc)) from None
     rows: list[dict[str, object]] = [{
         "name": fed.node.node.name, "key_id": key.key_id, "address": fed.settings.listen,
         "status": "self", "incarnation": incarnation, "score": None, "last_sync": None,
@@ -282,7 +298,10 @@ async def federation_status(config: Config) -> dict[str, object]:
         key = load_key_file(fed.key_path)
     except HomeFileError:
         return {}
-    rows = member_rows(fed, key)
+    try:
+        rows = member_rows(fed, key)
+    except CommandError as exc:
+        return {"gossip": str(exc)}
     if rows is None:
         return {"gossip": "not started (decnet-fed serve gossips)"}
     return {"gossip_peers": [{k: r[k] for k in ("name", "status", "incarnation", "score",
@@ -459,7 +478,13 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     node.start_maintenance(fed.privacy.answer_refresh_s,
                            catch_up=(fed.node.store.catch_up_interval_s, store.catch_up))
     if gossip.enabled:
-        node.start_gossip(gossip, StoreQuery(store), fed.node.home_file(GOSSIP_FILE), plaintext)
+        path = fed.node.home_file(GOSSIP_FILE)
+        try:
+            node.start_gossip(gossip, StoreQuery(store), path, plaintext)
+        except sqlite3.Error as exc:
+            await node.stop(0)
+            await store.close()
+            raise CommandError(gossip_file_problem(path, exc)) from None
     try:
         await node.start_discovery(discovery, fed.node.node.name,
                                    fed.node.home_file(CANDIDATES_FILENAME))

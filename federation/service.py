@@ -126,7 +126,8 @@ class FederationService:
         except FederationError as exc:
             if tls_peer is not None:  # the handshake authenticated the sender
                 self.audit_refusal(tls_peer, method, exc)
-                if isinstance(exc, OverBudget) and self.gossip is not None:
+                if isinstance(exc, OverBudget) and spec.bulk and self.gossip is not None:
+                    # gossip floods only: a ping may be a ping-req another peer caused
                     self.gossip.scores.penalise(tls_peer, "over_budget", now_s)
             raise
         checked: Checked | None = None

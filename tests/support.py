@@ -89,10 +89,11 @@ def run_cli(home: Path, *args: str, check: bool = True,
     return proc
 
 
-def spawn_cli(home: Path, *args: str,
-              env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``decnet-fed --home HOME ARGS`` in the background (pipes for its output)."""
+def spawn_cli(home: Path, *args: str, env_extra: dict[str, str] | None = None,
+              prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """Start ``decnet-fed --home HOME ARGS`` in the background (pipes for its output),
+    under ``prefix`` if given (``ip netns exec NS``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
-    return subprocess.Popen([console_script(), "--home", str(home), *args],
+    return subprocess.Popen([*prefix, console_script(), "--home", str(home), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env, **(env_extra or {})})

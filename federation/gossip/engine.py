@@ -40,6 +40,8 @@ _OFFENCE: dict[str, Offence | None] = {
     "replayed": "replayed", "unsupported_version": None, "gap": None, "own_origin": None,
 }
 _DAY_S = 86_400
+#: Untrusted origins remembered (and advertised) at most.
+MAX_REFUSED_ORIGINS = 256
 
 
 @dataclass(slots=True)
@@ -50,9 +52,17 @@ class PeerSync:
     records_in: int = 0
     duplicates: int = 0
     refused: dict[str, int] = field(default_factory=dict)
-    #: the digest last sent to the peer: its deltas must continue it
+    #: the digests last sent to the peer (the latest two: an exchange may still be
+    #: answering the one before): its deltas must continue one of them
     advertised: dict[str, int] = field(default_factory=dict)
+    previous: dict[str, int] = field(default_factory=dict)
+    #: origins this node told the peer it refuses (sending one anyway is an offence)
+    told_refused: frozenset[str] = frozenset()
     cursor: str = ""
+
+    def floor(self, origin: str) -> int:
+        """The lowest watermark of ``origin`` recently advertised to this peer."""
+        return min(self.advertised.get(origin, 0), self.previous.get(origin, 0))
 
 
 class GossipEngine:
@@ -70,6 +80,8 @@ class GossipEngine:
         self.scores = PeerScores(scores or PeerScoreConfig())
         self.peers: dict[str, PeerSync] = {}
         self.generation = 0  # bumped whenever records change (the index rebuilds)
+        #: untrusted origins peers offered: advertised as refused, so honest peers stop
+        self.refused_origins: set[str] = set()
         for row in store.origins():
             self.state.load(row.origin, row.watermark, row.collected_through, row.records)
 
@@ -103,7 +115,7 @@ class GossipEngine:
             return []
         results = []
         for delta in deltas:
-            if delta.from_version < sync.advertised.get(delta.origin, 0):
+            if not delta.reset and delta.from_version < sync.floor(delta.origin):
                 applied = Applied(delta.origin, refused="replayed")
             else:
                 applied = self.state.apply(delta)
@@ -118,6 +130,11 @@ class GossipEngine:
             if applied.refused is not None:
                 sync.refused[applied.refused] = sync.refused.get(applied.refused, 0) + 1
                 offence = _OFFENCE.get(applied.refused, "malformed_record")
+                if applied.refused == "untrusted_origin" and delta.origin not in sync.told_refused:
+                    # an honest peer trusting more origins than we do: tell it, no offence
+                    offence = None
+                    if len(self.refused_origins) < MAX_REFUSED_ORIGINS:
+                        self.refused_origins.add(delta.origin[:64])
                 if offence is not None:
                     self.scores.penalise(sender, offence, now_s)
                     logger.info("gossip from %s: %s", sender, applied.refused)
@@ -130,6 +147,9 @@ class GossipEngine:
     def _advertise(self, peer: str) -> pb.DigestChunk:
         sync = self.peers.setdefault(peer, PeerSync())
         chunk = self.state.digest_chunk(sync.cursor, self.digest_entries)
+        chunk.refused.extend(sorted(self.refused_origins))
+        sync.told_refused = frozenset(self.refused_origins)
+        sync.previous = sync.advertised
         sync.advertised = {entry.origin: entry.version for entry in chunk.entries}
         sync.cursor = chunk.last  # "" when the chunk reached the end: start over
         return chunk

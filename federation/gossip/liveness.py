@@ -40,6 +40,12 @@ logger = logging.getLogger(__name__)
 UPDATES_PER_MESSAGE = 8
 #: How often the member table is written for the CLI, seconds.
 SAVE_EVERY_S = 2.0
+#: Incarnations above this are refused: no honest node restarts or refutes 2**62
+#: times, and the value must stay far from SQLite's signed 64-bit limit.
+MAX_SANE_INCARNATION = 2**62
+#: A ping-req answer is reused this long for the same target (one ping per target,
+#: however many peers ask): a peer cannot make this node flood another.
+PING_REQ_REUSE_S = 1.0
 _STATE = {MemberState.ALIVE: pb.MEMBER_STATE_ALIVE, MemberState.SUSPECT: pb.MEMBER_STATE_SUSPECT,
           MemberState.DEAD: pb.MEMBER_STATE_DEAD}
 _FROM_WIRE = {v: k for k, v in _STATE.items()}
@@ -53,7 +59,8 @@ def to_wire(updates: Sequence[Update]) -> list[pb.MemberUpdate]:
 def from_wire(updates: Sequence[pb.MemberUpdate]) -> list[Update]:
     """Well-formed rumours only (an unknown state is dropped, not guessed)."""
     return [Update(u.peer, _FROM_WIRE[u.state], u.incarnation, u.accuser or None)
-            for u in updates if u.state in _FROM_WIRE and u.peer]
+            for u in updates
+            if u.state in _FROM_WIRE and u.peer and u.incarnation <= MAX_SANE_INCARNATION]
 
 
 class Liveness:
@@ -67,10 +74,12 @@ class Liveness:
         self.client = client
         self.peers = peers
         self.clock = clock
-        incarnation = store.bump_counter("incarnation", store.counter("incarnation", 0) + 1)
+        stored = min(store.counter("incarnation", 0), MAX_SANE_INCARNATION)
+        incarnation = store.bump_counter("incarnation", stored + 1)
         self.membership = Membership(self_id, incarnation, config, rng or random.Random())
         self._tasks: set[asyncio.Task[None]] = set()
         self._saved_s = 0.0
+        self._ping_reqs: dict[str, tuple[float, asyncio.Future[bool]]] = {}
 
     @property
     def incarnation(self) -> int:
@@ -94,12 +103,15 @@ class Liveness:
         """Tick, act, sleep until the next thing is due (at most a second); until cancelled."""
         try:
             while True:
-                self.sync_members()
-                now_s = self.clock()
-                for action in self.membership.tick(now_s):
-                    self._act(action)
-                if now_s - self._saved_s >= SAVE_EVERY_S:
-                    self.save()
+                try:
+                    self.sync_members()
+                    now_s = self.clock()
+                    for action in self.membership.tick(now_s):
+                        self._act(action)
+                    if now_s - self._saved_s >= SAVE_EVERY_S:
+                        self.save()
+                except Exception:  # a full disk must not end probing for good
+                    logger.exception("membership step failed; going on")
                 due = self.membership.next_due_s() - self.clock()
                 await asyncio.sleep(min(1.0, max(0.01, due)))
         finally:
@@ -118,7 +130,8 @@ class Liveness:
                            action.state.value, action.incarnation)
             self.save()
         elif isinstance(action, IncarnationRaised):
-            self.store.bump_counter("incarnation", action.incarnation)
+            self.store.bump_counter("incarnation",
+                                    min(action.incarnation, MAX_SANE_INCARNATION))
             logger.warning("refuted a rumour that this node is %s: incarnation %d",
                            action.cause.state.value, action.incarnation)
 
@@ -162,10 +175,23 @@ class Liveness:
             self.membership.apply(update, now_s)
         ack = True
         if request.target:
-            target = self._peer(request.target)
-            ack = target is not None and await self.ping(target)
+            ack = await self._ping_for_another(request.target)
         return pb.PingResponse(ack=ack, updates=to_wire(
             self.membership.pending_updates(UPDATES_PER_MESSAGE, to=asker)))
+
+    async def _ping_for_another(self, key_id: str) -> bool:
+        """A ping-req: one ping per target at a time, its answer reused briefly."""
+        target = self._peer(key_id)
+        if target is None:
+            return False  # only trusted peers are pinged on anyone's behalf
+        now_s = self.clock()
+        known = self._ping_reqs.get(key_id)
+        if known is None or now_s - known[0] > PING_REQ_REUSE_S:
+            future: asyncio.Future[bool] = asyncio.ensure_future(self.ping(target))
+            self._ping_reqs = {k: v for k, v in self._ping_reqs.items()
+                               if now_s - v[0] <= PING_REQ_REUSE_S}
+            known = self._ping_reqs[key_id] = (now_s, future)
+        return await asyncio.shield(known[1])
 
     def _peer(self, key_id: str) -> Peer | None:
         return next((p for p in self.peers() if p.key.key_id == key_id), None)

@@ -77,7 +77,17 @@ class GossipLoop:
         candidates = self.candidates()
         chosen = self.rng.sample(candidates, min(self.config.fanout, len(candidates)))
         self.rounds += 1
-        return list(await asyncio.gather(*(self.exchange(peer) for peer in chosen)))
+        done = await asyncio.gather(*(self.exchange(peer) for peer in chosen),
+                                    return_exceptions=True)
+        exchanges = []
+        for peer, outcome in zip(chosen, done, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancellation
+                logger.warning("gossip with %s failed: %s", peer.name, outcome)
+                outcome = Exchange(peer.name, "error", error=str(outcome)[:200])
+            exchanges.append(outcome)
+        return exchanges
 
     async def exchange(self, peer: Peer) -> Exchange:
         """Pull what this node lacks from ``peer``, then push what it lacks."""
@@ -120,10 +130,10 @@ class GossipLoop:
             now = self.clock()
             try:
                 if now >= next_publish:
+                    next_publish = now + self.config.publish_interval_s
                     issued = await self.publish()
                     if issued:
                         logger.info("gossip: published %d record versions", issued)
-                    next_publish = now + self.config.publish_interval_s
                 if now >= next_collect:
                     self.engine.collect()
                     next_collect = now + 3600

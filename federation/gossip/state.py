@@ -51,6 +51,7 @@ class OriginLog:
     by_id: dict[bytes, Record] = field(default_factory=dict)
     versions: list[int] = field(default_factory=list)  # sorted
     at: dict[int, Record] = field(default_factory=dict)
+    by_body: dict[bytes, Record] = field(default_factory=dict)
 
     def put(self, record: Record) -> bool:
         """Keep ``record`` if it supersedes what is held for its id; True if it did."""
@@ -63,12 +64,19 @@ class OriginLog:
         self.by_id[record.record_id] = record
         bisect.insort(self.versions, record.version)
         self.at[record.version] = record
+        self.by_body[record.body] = record
         return True
 
     def _drop(self, record: Record) -> None:
         del self.by_id[record.record_id]
+        self.by_body.pop(record.body, None)
         self.versions.pop(bisect.bisect_left(self.versions, record.version))
         del self.at[record.version]
+
+    def held_bytes(self, body: bytes) -> Record | None:
+        """The held record with exactly these body bytes, if any (a re-delivery)."""
+        record = self.by_body.get(body)
+        return record
 
     def above(self, version: int) -> Iterator[Record]:
         """Records with a version above ``version``, in version order."""
@@ -85,6 +93,7 @@ class OriginLog:
 
     def clear(self) -> None:
         self.by_id.clear()
+        self.by_body.clear()
         self.versions.clear()
         self.at.clear()
         self.watermark = 0
@@ -145,7 +154,8 @@ class GossipState:
         # after it: an origin this node lacks may sort in between.
         chunk = pb.DigestChunk(first=after + "\x00" if start else "",
                                last=picked[-1] if start + max_entries < len(origins) else "")
-        chunk.entries.extend(pb.DigestEntry(origin=o, version=self.logs[o].watermark)
+        chunk.entries.extend(pb.DigestEntry(origin=o, version=self.logs[o].watermark,
+                                            collected_through=self.logs[o].collected_through)
                              for o in picked)
         return chunk
 
@@ -153,16 +163,21 @@ class GossipState:
                    ) -> list[pb.OriginDelta]:
         """What the sender of ``chunk`` lacks among the origins its range covers."""
         theirs = {entry.origin: entry.version for entry in chunk.entries}
+        their_collected = {entry.origin: entry.collected_through for entry in chunk.entries}
+        refused = set(chunk.refused)
         deltas: list[pb.OriginDelta] = []
         records_left, bytes_left = budget.max_records, budget.max_bytes
         for origin in sorted(self.logs):
-            if origin < chunk.first or (chunk.last and origin > chunk.last):
+            if origin < chunk.first or (chunk.last and origin > chunk.last) \
+                    or origin in refused:
                 continue
             log = self.logs[origin]
             their = theirs.get(origin, 0)
             if log.watermark <= their or records_left <= 0:
                 continue
-            reset = 0 < their < log.collected_through
+            # reset once: a peer that took this origin's collection point is catching up
+            reset = 0 < their < log.collected_through \
+                and their_collected.get(origin, 0) < log.collected_through
             start = 0 if reset else their
             delta = pb.OriginDelta(origin=origin, from_version=start, reset=reset,
                                    collected_through=log.collected_through,
@@ -210,6 +225,7 @@ class GossipState:
         reset = behind and any(r.version > log.watermark for r in good)
         if reset:
             log.clear()
+            log.collected_through = min(delta.collected_through, delta.to_version)
         elif delta.from_version > log.watermark:
             return Applied(origin, refused="gap")
         stored: list[Record] = []
@@ -221,11 +237,10 @@ class GossipState:
                 duplicates += 1
         if good:
             log.watermark = max(log.watermark, good[-1].version)
-        if delta.from_version < delta.collected_through:
-            # The sender no longer has that stretch's tombstones, so neither do we
-            # (as far as our watermark reaches: a claim beyond it proves nothing).
+        if delta.from_version < delta.collected_through and good:
+            # The sender no longer has that stretch's tombstones, so neither do we.
             log.collected_through = max(log.collected_through,
-                                        min(delta.collected_through, log.watermark))
+                                        min(delta.collected_through, delta.to_version))
         return Applied(origin, tuple(stored), duplicates, refused, reset)
 
     def _checked(self, delta: pb.OriginDelta) -> tuple[list[Record], str | None]:
@@ -233,7 +248,16 @@ class GossipState:
         good: list[Record] = []
         refused: str | None = None
         last = delta.from_version
+        log = self.logs.get(delta.origin)
         for wire in delta.records:
+            held = log.held_bytes(wire.body) if log is not None else None
+            if held is not None and held.signature == wire.signature:
+                if not last < held.version <= delta.to_version:
+                    refused = "malformed"
+                    break
+                good.append(held)  # already verified when it first arrived
+                last = held.version
+                continue
             try:
                 record = check_record(wire, self.trusted)
             except RecordRefused as exc:

@@ -108,9 +108,13 @@ def summaries_by_group(conn: sqlite3.Connection, layer: str, min_count: int = 1,
         _add(values[gid][("mail_body", SIMHASH_ALGORITHM_VERSION)], str(simhash), int(count))
         distinctive.add(gid)
     oui_sql = f"""
-        SELECT {group}, p.oui, p.count FROM profile_ipv6_leaks AS p {root}
-        WHERE p.kind = 'eui64' AND p.oui IS NOT NULL"""  # noqa: S608
-    for gid, oui, count in conn.execute(oui_sql):
+        WITH shared AS (
+            SELECT p.oui FROM profile_ipv6_leaks AS p {_BY_IDENTITY}
+            WHERE p.kind = 'eui64' AND p.oui IS NOT NULL GROUP BY p.oui
+            HAVING sum(p.count) >= ? AND count(DISTINCT {_ATTACKER}) >= ?)
+        SELECT {group}, p.oui, p.count FROM profile_ipv6_leaks AS p JOIN shared USING (oui)
+        {root} WHERE p.kind = 'eui64'"""  # noqa: S608
+    for gid, oui, count in conn.execute(oui_sql, having):
         if gid in distinctive:
             _add(values[gid][("eui64_oui", OUI_ALGORITHM_VERSION)], str(oui), int(count))
     spans = f"""

@@ -43,10 +43,18 @@ class Node:
     key_id: str = ""
     proc: subprocess.Popen[str] | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(ENV))
+    host: str = "127.0.0.1"
+    #: A command to run `serve` under (``ip netns exec NS``), if any.
+    prefix: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def start(self) -> None:
-        self.proc = spawn_cli(self.home, "serve", "--listen", f"127.0.0.1:{self.port}",
-                              "--health-listen", "", "--json", env_extra=self.env)
+        self.proc = spawn_cli(self.home, "serve", "--listen", self.address,
+                              "--health-listen", "", "--json", env_extra=self.env,
+                              prefix=self.prefix)
         assert self.proc.stdout is not None
         text = ""
         for line in self.proc.stdout:  # `serve --json` prints one object, then serves
@@ -89,24 +97,29 @@ class Node:
 @pytest.fixture
 def federation(tmp_path: Path) -> Iterator[list[Node]]:
     nodes = [Node(f"n{i}", tmp_path / f"n{i}", free_port()) for i in range(5)]
-    for node in nodes:
-        run_cli(node.home, "init", "--name", node.name)
-        node.key_id = json_out(run_cli(node.home, "whoami", "--json"))["key_id"]
-    publics = {n.name: json_out(run_cli(n.home, "whoami", "--json"))["public_key"] for n in nodes}
     try:
-        for node in nodes:
-            node.start()
-        for node in nodes:
-            for other in nodes:
-                if other is not node:
-                    run_cli(node.home, "peers", "add", other.name, f"127.0.0.1:{other.port}",
-                        "--key", publics[other.name])
-            assert node.proc is not None
-            node.proc.send_signal(signal.SIGHUP)  # serve reloads its trust store
+        join_all(nodes)
         yield nodes
     finally:
         for node in nodes:
             node.stop()
+
+
+def join_all(nodes: list[Node]) -> None:
+    """Initialise every node, start its `serve`, and make all of them trust each other."""
+    for node in nodes:
+        run_cli(node.home, "init", "--name", node.name)
+        node.key_id = json_out(run_cli(node.home, "whoami", "--json"))["key_id"]
+    publics = {n.name: json_out(run_cli(n.home, "whoami", "--json"))["public_key"] for n in nodes}
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        for other in nodes:
+            if other is not node:
+                run_cli(node.home, "peers", "add", other.name, other.address,
+                        "--key", publics[other.name])
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGHUP)  # serve reloads its trust store
 
 
 def ingest_scenario(node: Node, scenario: str, seed: int) -> None:

@@ -90,7 +90,8 @@ def test_a_replayed_delta_is_refused_and_costs_the_sender(tmp_path: Path) -> Non
     a.publish([summary("h1", "a" * 32)])
     round_trip(b, a)
     old = a.state.deltas_for(pb.DigestChunk())  # history from zero
-    b.request_for(KEYS[0].key_id)  # b advertises its digest again
+    b.request_for(KEYS[0].key_id)  # b advertises its digest, twice: no exchange of
+    b.request_for(KEYS[0].key_id)  # the earlier one is still in flight
     applied = b.receive(KEYS[0].key_id, old)
     assert [x.refused for x in applied] == ["replayed"]
     assert b.scores.score(KEYS[0].key_id, 1_780_000_000.0) < 100
@@ -146,3 +147,20 @@ def test_a_node_that_lost_its_gossip_file_publishes_above_what_peers_hold(
     assert b.state.digest()[KEYS[0].key_id] > 3
     summaries = [r.summary() for r in b.state.records(KEYS[0].key_id)]
     assert any(s is not None and list(s.fingerprints[0].values) == ["e" * 32] for s in summaries)
+
+
+def test_a_peer_offering_an_origin_we_do_not_trust_is_told_first_and_scored_after(
+        tmp_path: Path) -> None:
+    b = engine(tmp_path, 1)
+    stranger = NodeKey.generate()
+    raw = pb.RecordBody(schema_version=1, origin=stranger.key_id, version=1,
+                        record_id=b"\x05" * 16, kind="RECORD_KIND_IDENTITY",
+                        issued_day=20_000).SerializeToString()
+    offered = pb.OriginDelta(origin=stranger.key_id, from_version=0, to_version=1, records=[
+        pb.GossipRecord(body=raw, signature=stranger.sign(RECORD_DOMAIN + raw))])
+    honest = KEYS[0].key_id
+    b.receive(honest, [offered])  # an honest peer trusting more origins than b
+    assert b.scores.score(honest, 1_780_000_000.0) == 100
+    assert stranger.key_id in b.request_for(honest).digest.refused
+    b.receive(honest, [offered])  # told, and sent anyway
+    assert b.scores.score(honest, 1_780_000_000.0) < 100

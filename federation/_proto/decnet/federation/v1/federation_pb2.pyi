@@ -204,22 +204,26 @@ class SimhashList(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., algorithm_version: _Optional[int] = ..., values: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class DigestEntry(_message.Message):
-    __slots__ = ("origin", "version")
+    __slots__ = ("origin", "version", "collected_through")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    COLLECTED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     origin: str
     version: int
-    def __init__(self, origin: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    collected_through: int
+    def __init__(self, origin: _Optional[str] = ..., version: _Optional[int] = ..., collected_through: _Optional[int] = ...) -> None: ...
 
 class DigestChunk(_message.Message):
-    __slots__ = ("first", "last", "entries")
+    __slots__ = ("first", "last", "entries", "refused")
     FIRST_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     first: str
     last: str
     entries: _containers.RepeatedCompositeFieldContainer[DigestEntry]
-    def __init__(self, first: _Optional[str] = ..., last: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[DigestEntry, _Mapping]]] = ...) -> None: ...
+    refused: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first: _Optional[str] = ..., last: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[DigestEntry, _Mapping]]] = ..., refused: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OriginDelta(_message.Message):
     __slots__ = ("origin", "from_version", "to_version", "reset", "collected_through", "records")
