@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import multiprocessing
 import os
 import statistics
@@ -107,6 +108,7 @@ class UnsignedService(FederationService):
         spec = method_named(method)
         answer = spec.answer(spec.check(question, self._policy),
                              Answering(self.snapshot, self._policy, "bench", ""))
+        assert not inspect.isawaitable(answer)  # SmtpTargetSeen answers at once
         return Reply(encode_answer(answer, version, method), b"")
 
 
