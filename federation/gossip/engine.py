@@ -79,7 +79,6 @@ class GossipEngine:
         self.state = GossipState(trusted, horizon_days=config.horizon_days, own=key.key_id)
         self.scores = PeerScores(scores or PeerScoreConfig())
         self.peers: dict[str, PeerSync] = {}
-        self.generation = 0  # bumped whenever records change (the index rebuilds)
         #: untrusted origins peers offered: advertised as refused, so honest peers stop
         self.refused_origins: set[str] = set()
         for row in store.origins():
@@ -118,8 +117,9 @@ class GossipEngine:
             if not delta.reset and delta.from_version < sync.floor(delta.origin):
                 applied = Applied(delta.origin, refused="replayed")
             else:
+                before = self._marks(delta.origin)
                 applied = self.state.apply(delta)
-                self._save(applied)
+                self._save(applied, before)
                 if applied.own_seen >= self.store.counter("next_version", 1):
                     # this node lost its gossip file: issue above what peers hold
                     self.store.bump_counter("next_version", applied.own_seen + 1)
@@ -154,14 +154,18 @@ class GossipEngine:
         sync.cursor = chunk.last  # "" when the chunk reached the end: start over
         return chunk
 
-    def _save(self, applied: Applied) -> None:
+    def _marks(self, origin: str) -> tuple[int, int]:
+        log = self.state.logs.get(origin)
+        return (0, 0) if log is None else (log.watermark, log.collected_through)
+
+    def _save(self, applied: Applied, before: tuple[int, int]) -> None:
+        """Persist what a delta changed (nothing for duplicates and refusals)."""
         log = self.state.logs.get(applied.origin)
-        if log is None or not (applied.stored or applied.reset) and applied.refused == "gap":
+        if log is None or not (applied.stored or applied.reset
+                               or self._marks(applied.origin) != before):
             return
         self.store.save(applied.origin, log.watermark, log.collected_through, applied.stored,
                         reset=applied.reset)
-        if applied.stored or applied.reset:
-            self.generation += 1
 
     def forget_untrusted(self) -> list[str]:
         """Drop every origin no longer trusted (after a trust store reload); which ones."""
@@ -169,8 +173,6 @@ class GossipEngine:
         for origin in gone:
             del self.state.logs[origin]
             self.store.forget(origin)
-        if gone:
-            self.generation += 1
         return gone
 
     # -- publishing --
@@ -193,7 +195,6 @@ class GossipEngine:
         self.store.publish(self.key.key_id, issued)  # durable before anyone can see them
         for _, _, record in issued:
             self.state.publish(record)
-        self.generation += 1
         return len(issued)
 
     def collect(self) -> int:

@@ -73,11 +73,6 @@ class OriginLog:
         self.versions.pop(bisect.bisect_left(self.versions, record.version))
         del self.at[record.version]
 
-    def held_bytes(self, body: bytes) -> Record | None:
-        """The held record with exactly these body bytes, if any (a re-delivery)."""
-        record = self.by_body.get(body)
-        return record
-
     def above(self, version: int) -> Iterator[Record]:
         """Records with a version above ``version``, in version order."""
         for v in self.versions[bisect.bisect_right(self.versions, version):]:
@@ -250,7 +245,7 @@ class GossipState:
         last = delta.from_version
         log = self.logs.get(delta.origin)
         for wire in delta.records:
-            held = log.held_bytes(wire.body) if log is not None else None
+            held = log.by_body.get(wire.body) if log is not None else None  # a re-delivery
             if held is not None and held.signature == wire.signature:
                 if not last < held.version <= delta.to_version:
                     refused = "malformed"

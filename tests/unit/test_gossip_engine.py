@@ -164,3 +164,18 @@ def test_a_peer_offering_an_origin_we_do_not_trust_is_told_first_and_scored_afte
     assert stranger.key_id in b.request_for(honest).digest.refused
     b.receive(honest, [offered])  # told, and sent anyway
     assert b.scores.score(honest, 1_780_000_000.0) < 100
+
+
+def test_records_of_an_origin_no_longer_trusted_are_forgotten(tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32)])
+    round_trip(b, a)
+    assert b.held() == {KEYS[0].key_id: 1}
+    del TRUSTED[KEYS[0].key_id]  # the operator removed the peer (and sent SIGHUP)
+    try:
+        assert b.forget_untrusted() == [KEYS[0].key_id]
+        assert b.held() == {}
+        b.close()
+        assert engine(tmp_path, 1).held() == {}  # forgotten in the file too
+    finally:
+        TRUSTED[KEYS[0].key_id] = KEYS[0].public
