@@ -60,7 +60,7 @@ from federation.wire import (
     SmtpQuestion,
 )
 from node.cli import run
-from node.cli.hooks import CliHooks, CommandAdder, InitContext
+from node.cli.hooks import CliHooks, CommandAdder, InitContext, shared_options
 from node.cli.render import print_json, print_pairs, print_table
 from node.config import Config, render_section
 from node.errors import CommandError
@@ -82,7 +82,8 @@ logger = logging.getLogger(__name__)
 def register_federation_commands(add: CommandAdder) -> None:
     """Federation sub-commands, the init key step and the peers' `query` handler."""
 
-    demo = add("demo", cmd_demo, "run a three-node federation on loopback and ask it questions")
+    demo = add("demo", cmd_demo, "run a three-node federation on loopback and ask it questions",
+               example="decnet-fed demo\ndecnet-fed demo --json")
     demo.add_argument("--dir", default=None, metavar="DIR",
                       help="keep the three node homes in DIR (default: a temporary directory,"
                            " removed afterwards)")
@@ -90,19 +91,22 @@ def register_federation_commands(add: CommandAdder) -> None:
                       help="keep the federation serving after the questions; Ctrl-C stops it")
 
     add("members", cmd_members,
-        "the federation as this node's serve sees it: peers, liveness, score, records")
+        "the federation as this node's serve sees it: peers, liveness, score, records",
+        example="decnet-fed members\ndecnet-fed members --json")
     whoami = add("whoami", cmd_whoami,
-                 "print this node's public key and key id (give them to peers)")
+                 "print this node's public key and key id (give them to peers)",
+                 example="decnet-fed whoami\ndecnet-fed whoami --certificate > me.pem")
     whoami.add_argument("--certificate", action="store_true",
                         help="print this node's TLS certificate (PEM) instead, for a peer that"
                              " cannot fetch it because this node does not serve")
 
-    peers = add("peers", cmd_peers, "manage the trust store: the peers this node answers and asks")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="machine-readable JSON output")
+    peers = add("peers", cmd_peers, "manage the trust store: the peers this node answers and asks",
+                example="decnet-fed peers add bravo 198.51.100.9:50551 --key PUBKEY\n"
+                        "decnet-fed peers list --discovered\ndecnet-fed peers check")
+    common = shared_options()
     actions = peers.add_subparsers(dest="peers_action", required=True, metavar="ACTION")
-    peer_add = actions.add_parser("add", parents=[common], help="trust a peer's public key")
+    peer_add = actions.add_parser("add", parents=[common], help="trust a peer's public key",
+                                  description="trust a peer's public key")
     peer_add.add_argument("name", metavar="NAME")
     peer_add.add_argument("address", metavar="ADDRESS", help="HOST:PORT the peer serves on")
     peer_add.add_argument("--certificate", metavar="FILE", default=None,
@@ -110,18 +114,22 @@ def register_federation_commands(add: CommandAdder) -> None:
                                " ('-' = stdin); default: fetched from ADDRESS")
     peer_add.add_argument("--key", required=True, metavar="PUBKEY",
                           help="the peer's public key, as its `decnet-fed whoami` prints it")
-    peer_list = actions.add_parser("list", parents=[common], help="list trusted peers")
+    peer_list = actions.add_parser("list", parents=[common], help="list trusted peers",
+                                   description="list trusted peers")
     peer_list.add_argument("--discovered", action="store_true",
                            help="list the nodes zeroconf found instead (candidates only: talked"
                                 " to once their key is trusted)")
     check = actions.add_parser("check", parents=[common],
-                               help="ask each peer who it is (signed GetNodeInfo)")
+                               help="ask each peer who it is (signed GetNodeInfo)",
+                               description="ask each peer who it is (signed GetNodeInfo)")
     check.add_argument("--peer", action="append", default=None, metavar="PEER",
                        help="check only this peer (repeatable)")
-    peer_remove = actions.add_parser("remove", parents=[common], help="stop trusting a peer")
+    peer_remove = actions.add_parser("remove", parents=[common], help="stop trusting a peer",
+                                     description="stop trusting a peer")
     peer_remove.add_argument("name", metavar="NAME")
 
-    serve = add("serve", cmd_serve, "answer trusted peers over gRPC until SIGTERM")
+    serve = add("serve", cmd_serve, "answer trusted peers over gRPC until SIGTERM",
+                example="decnet-fed serve --listen 0.0.0.0:50551")
     serve.add_argument("--listen", metavar="HOST:PORT",
                        help="address to listen on (default: [federation] listen)")
     serve.add_argument("--health-listen", metavar="HOST:PORT", default=None,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from node import __version__
 from node.cli.cluster_commands import register_cluster_commands
-from node.cli.hooks import CliHooks, Command, CommandAdder
+from node.cli.hooks import CliHooks, Command, CommandAdder, shared_options, with_example
 from node.cli.node_commands import (
     cmd_ingest,
     cmd_init,
@@ -34,21 +34,27 @@ Registrar = Callable[[CommandAdder], None]
 
 def register_node_commands(add: CommandAdder) -> None:
     """The commands that work on the local node alone."""
-    init = add("init", cmd_init, "create the node home (config, store); safe to re-run")
+    init = add("init", cmd_init, "create the node home (config, store); safe to re-run",
+               example="decnet-fed init --name sensor-eu-1 --home ~/node")
     init.add_argument("--name", help="node name (default: the host name)")
     init.add_argument("--new-identity", action="store_true",
                       help="make a new node key when an initialised home lost its own"
                            " (peers must then trust the new key)")
 
-    ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)")
+    ingest = add("ingest", cmd_ingest, "ingest sensor logs (files, .gz, '-' for stdin)",
+                 example="decnet-fed ingest /var/log/decnet/*.log cowrie.json.gz\n"
+                         "decnet-fed ingest --follow /var/log/decnet/relay.log")
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--follow", action="store_true",
                         help="keep tailing the files; resumes from the saved offset on restart")
 
-    observations = add("observations", cmd_observations, "list attacker observations (per IP)")
+    observations = add("observations", cmd_observations, "list attacker observations (per IP)",
+                       example="decnet-fed observations --limit 20\n"
+                               "decnet-fed observations --json > observations.json")
     observations.add_argument("--limit", type=int, default=None, help="at most N rows")
 
-    status = add("status", cmd_status, "show the node home, store size and counts")
+    status = add("status", cmd_status, "show the node home, store size and counts",
+                 example="decnet-fed status\ndecnet-fed status --check --json")
     status.add_argument("--check", action="store_true",
                         help="also run SQLite's full integrity check (slow on a large store)")
     register_profile_commands(add)
@@ -62,15 +68,19 @@ def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:
         description="Federated intelligence node for honeypot operators.",
     )
     parser.add_argument("--home", help="node home (default $DECNET_FED_HOME or ~/.decnet-fed)")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an unexpected error")
     parser.add_argument("--version", action="version", version=f"decnet-fed {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    shared = shared_options()
+
+    def add(name: str, handler: Command, help_text: str, *,
+            example: str = "") -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  parents=[shared], **with_example(example))
         sub.set_defaults(handler=handler)
         return sub
 

@@ -28,20 +28,26 @@ _LIST_LIMIT = 50
 def register_cluster_commands(add: CommandAdder) -> None:
     """Add the clustering commands to the CLI."""
     add("cluster", cmd_cluster,
-        "bring identities and campaigns up to date with every stored event")
+        "bring identities and campaigns up to date with every stored event",
+        example="decnet-fed cluster")
     for name, handler, what in (("identities", cmd_identities, "identities (same hands)"),
                                 ("campaigns", cmd_campaigns, "campaigns (same operation)")):
-        listing = add(name, handler, f"list {what}, largest first")
+        shared = "\ndecnet-fed identities --shared" if name == "identities" else ""
+        listing = add(name, handler, f"list {what}, largest first",
+                      example=f"decnet-fed {name} --limit 10{shared}")
         listing.add_argument("--limit", type=int, default=_LIST_LIMIT, metavar="N",
                              help=f"show at most N (default {_LIST_LIMIT})")
         if name == "identities":
             listing.add_argument("--shared", action="store_true",
                                  help="only those other operators gossiped matching signals of")
-    score = add("score", cmd_score, "score this node's clustering against a ground-truth file")
+    score = add("score", cmd_score, "score this node's clustering against a ground-truth file",
+                example="decnet-fed simulate scenarios/stock_tool.yaml -o sim\n"
+                        "decnet-fed ingest sim/sensors.log\ndecnet-fed score sim/truth.json")
     score.add_argument("truth", metavar="TRUTH.json", help="as written by `decnet-fed simulate`")
     for name, handler, what in (("identity", cmd_identity, "an identity"),
                                 ("campaign", cmd_campaign, "a campaign")):
-        detail = add(name, handler, f"show {what}: members, signals and why they are linked")
+        detail = add(name, handler, f"show {what}: members, signals and why they are linked",
+                     example=f"decnet-fed {name} 42\ndecnet-fed {name} 42 --json")
         detail.add_argument("id", type=_group_id, metavar="ID")
 
 

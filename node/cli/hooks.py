@@ -11,14 +11,43 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from node.config import Config
 from node.query import GroupSummary, SharedMatch
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-#: ``add(name, handler, help)`` → the new sub-command's parser (with ``--json``).
-CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
+
+
+class CommandAdder(Protocol):
+    """``add(name, handler, help, example=...)`` → the new sub-command's parser (with
+    ``--home`` and ``--json``, and its example shown by ``--help``)."""
+
+    def __call__(self, name: str, handler: Command, help_text: str, *,
+                 example: str = "") -> argparse.ArgumentParser: ...
+
+
+def shared_options() -> argparse.ArgumentParser:
+    """``--home`` and ``--json`` for a (sub-)sub-command: they work before or after it.
+
+    Their defaults are suppressed so that a value given before the sub-command
+    is not overwritten by the sub-command's parser.
+    """
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--home", default=argparse.SUPPRESS,
+                        help="node home (default $DECNET_FED_HOME or ~/.decnet-fed)")
+    shared.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable JSON output")
+    return shared
+
+
+def with_example(example: str) -> dict[str, Any]:
+    """Parser keywords that show ``example`` under ``--help``."""
+    if not example:
+        return {}
+    lines = "\n".join(f"  {line}" for line in example.strip().splitlines())
+    return {"epilog": f"example:\n{lines}",
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import argparse
 import time
 from typing import Any
 
-from node.cli.hooks import CommandAdder, hooks_of
+from node.cli.hooks import CommandAdder, hooks_of, shared_options
 from node.cli.render import print_json, print_pairs, print_table
 from node.errors import CommandError
 from node.event import LineRejected
@@ -40,35 +40,42 @@ NO_FEDERATION = "no federation configured; use --local"
 def register_profile_commands(add: CommandAdder) -> None:
     """Add `observation` and `query` to the CLI."""
     observation = add("observation", cmd_observation,
-                      "show everything profiled about one attacker IP")
+                      "show everything profiled about one attacker IP",
+                      example="decnet-fed observation 203.0.113.7 --commands 50")
     observation.add_argument("ip", metavar="IP")
     observation.add_argument("--commands", type=int, default=DEFAULT_COMMAND_LIMIT, metavar="N",
                              help=f"show the N most recent commands (default "
                                   f"{DEFAULT_COMMAND_LIMIT})")
 
     add("reprofile", cmd_reprofile,
-        "recompute every profile from the stored events (after changing phase rules)")
+        "recompute every profile from the stored events (after changing phase rules)",
+        example="decnet-fed reprofile")
 
-    query = add("query", cmd_query, "ask whether something was seen (--local: this node only)")
-    common = argparse.ArgumentParser(add_help=False)
+    query = add("query", cmd_query, "ask whether something was seen (--local: this node only)",
+                example="decnet-fed query smtp corp1.com\n"
+                        "decnet-fed query fingerprint hassh 0df0d56bb50c6b2426d8d40234bf1826"
+                        " --gossiped\ndecnet-fed query simhash keystroke 9f3c2a1b0e4d5c6f"
+                        " --within 6 --local")
+    common = shared_options()
     common.add_argument("--local", action="store_true",
                         help="answer from this node's own store")
     common.add_argument("--peer", action="append", default=None, metavar="PEER",
                         help="ask this peer (repeatable; needs the federation)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="machine-readable JSON output")
     kinds = query.add_subparsers(dest="query_kind", required=True, metavar="KIND")
-    smtp = kinds.add_parser("smtp", parents=[common], help="was a mail domain targeted?")
+    smtp = kinds.add_parser("smtp", parents=[common], help="was a mail domain targeted?",
+                            description="was a mail domain targeted?")
     smtp.add_argument("domain", metavar="DOMAIN")
     fingerprint = kinds.add_parser("fingerprint", parents=[common],
-                                   help="was a client/server fingerprint seen?")
+                                   help="was a client/server fingerprint seen?",
+                                   description="was a client/server fingerprint seen?")
     fingerprint.add_argument("kind", choices=sorted(TYPES), metavar="KIND",
                              help=f"one of: {', '.join(sorted(TYPES))}")
     fingerprint.add_argument("value", metavar="VALUE")
     fingerprint.add_argument("--gossiped", action="store_true",
                              help="answer from what other operators gossiped; asks no one")
     simhash = kinds.add_parser("simhash", parents=[common],
-                               help="is a SimHash near one seen here?")
+                               help="is a SimHash near one seen here?",
+                               description="is a SimHash near one seen here?")
     simhash.add_argument("kind", choices=sorted(SIMHASH_KINDS), metavar="KIND",
                          help=f"one of: {', '.join(sorted(SIMHASH_KINDS))}")
     simhash.add_argument("simhash", metavar="HEX", help="16 hex digits")

@@ -32,7 +32,8 @@ IP2ASN_TSV = "ip2asn.tsv"
 def register_simulate_commands(add: CommandAdder) -> None:
     """Add `simulate` to the CLI."""
     simulate = add("simulate", cmd_simulate,
-                   "turn an attack scenario into sensor logs with ground truth")
+                   "turn an attack scenario into sensor logs with ground truth",
+                   example="decnet-fed simulate scenarios/paused_campaign.yaml --seed 1 -o sim")
     simulate.add_argument("scenario", metavar="SCENARIO.yaml")
     simulate.add_argument("--seed", type=int, default=0,
                           help="random seed; the same seed gives the same files (default 0)")
