@@ -74,6 +74,7 @@ from node.query import (
     StoreQuery,
     check_simhash_question,
     fingerprint_question,
+    node_totals,
 )
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,9 @@ def register_federation_commands(add: CommandAdder) -> None:
     serve.add_argument("--health-listen", metavar="HOST:PORT", default=None,
                        help="local health/reflection listener (default: [federation]"
                             " health_listen; '' turns it off)")
+    serve.add_argument("--metrics-listen", metavar="HOST:PORT", default=None,
+                       help="Prometheus endpoint (default: [federation] metrics_listen;"
+                            " '' turns it off)")
     serve.add_argument("--plaintext", action="store_true",
                        help="no TLS (loopback tests only; also [federation] plaintext)")
 
@@ -493,6 +497,19 @@ async def cmd_serve(args: argparse.Namespace) -> int:
             await node.stop(0)
             await store.close()
             raise CommandError(gossip_file_problem(path, exc)) from None
+    metrics_listen = fed.settings.metrics_listen if args.metrics_listen is None \
+        else args.metrics_listen
+    metrics_port = None
+    if metrics_listen:
+        try:
+            metrics_port = node.start_metrics(check_address(metrics_listen, any_port=True),
+                                              lambda: node_totals(store))
+        except OSError as exc:
+            await node.stop(0)
+            await store.close()
+            raise CommandError(f"cannot serve metrics on {metrics_listen}: {exc.strerror or exc};"
+                               " is another node using that port? ([federation]"
+                               " metrics_listen, or --metrics-listen '')") from None
     try:
         await node.start_discovery(discovery, fed.node.node.name,
                                    fed.node.home_file(CANDIDATES_FILENAME))
@@ -508,7 +525,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     host = listen.rpartition(":")[0]
     bound = f"{host}:{node.port}"
     health = f"{health_listen.rpartition(':')[0]}:{node.health_port}" if health_listen else None
-    info = {"listen": bound, "port": node.port, "health": health, "key_id": key.key_id,
+    metrics_at = f"{metrics_listen.rpartition(':')[0]}:{metrics_port}" if metrics_port else None
+    info = {"listen": bound, "port": node.port, "health": health, "metrics": metrics_at,
+            "key_id": key.key_id,
             "tls": not plaintext, "peers": len(node.trust)}
     if args.json:
         print_json(info)

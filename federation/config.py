@@ -33,6 +33,10 @@ class FederationSettings:
     #: checking and reflection, no Federation methods. Loopback by default so
     #: only this host (the container's healthcheck) reaches it; "" turns it off.
     health_listen: str = f"127.0.0.1:{DEFAULT_PORT + 1}"
+    #: ``HOST:PORT`` of the Prometheus endpoint (``/metrics``, plaintext HTTP).
+    #: Loopback by default: it shows counts and peers' liveness, nothing an
+    #: attacker controls, but no reason to show it to the network; "" turns it off.
+    metrics_listen: str = f"127.0.0.1:{DEFAULT_PORT + 2}"
     #: Talk plaintext gRPC instead of mutual, identity-pinned TLS. Only for
     #: loopback tests: without TLS, questions and answers are readable on the
     #: path (they stay signed, so not forgeable), and anyone who can reach the
@@ -56,7 +60,7 @@ class FederationSettings:
         for name in ("query_deadline_s", "peer_certificate_retry_s"):
             if not 0 < getattr(self, name) <= 3600:
                 raise ValueError(f"{name}: must be in (0, 3600], got {getattr(self, name)!r}")
-        for name in ("listen", "health_listen"):
+        for name in ("listen", "health_listen", "metrics_listen"):
             value = getattr(self, name)
             if value or name == "listen":
                 try:

@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,13 @@ from federation.gossip.loop import GossipLoop
 from federation.gossip.store import GossipStore
 from federation.keys import NodeKey, PeerKey
 from federation.ledger import Ledger
+from federation.metrics import Metrics, Totals
 from federation.peer_certs import PeerCertificates
 from federation.privacy import PrivacyPolicy
 from federation.server import GrpcServer, start_health_server, start_server
 from federation.service import Clock, FederationService
 from federation.trust import Peer, TrustStore
-from node.query import NodeQuery
+from node.query import NodeQuery, NodeTotals
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class FederationNode:
     gossip: GossipLoop | None = None
     liveness: Liveness | None = None
     discovery: Discovery | None = None
+    metrics: Metrics | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def __aenter__(self) -> FederationNode:
@@ -197,6 +200,29 @@ class FederationNode:
         await snapshot()
         self._start(_every(config.refresh_interval_s, snapshot))
 
+    def start_metrics(self, listen: str, totals: Callable[[], Awaitable[NodeTotals]],
+                      every_s: float = 15.0) -> int:
+        """Serve Prometheus metrics on ``listen``; refresh the totals every ``every_s``.
+        Returns the port bound."""
+        metrics = self.metrics = Metrics()
+        self.service.metrics = metrics
+        if self.gossip is not None:
+            self.gossip.metrics = self.gossip.engine.metrics = metrics
+
+        async def refresh() -> None:
+            found = await totals()
+            metrics.totals = Totals(
+                found.events, found.observations, found.identities, found.campaigns,
+                found.field_rejections,
+                self.gossip.engine.held() if self.gossip is not None else {},
+                Counter(v.state.value for v in self.liveness.membership.members())
+                if self.liveness is not None else {})
+
+        port = metrics.serve(listen)
+        self._start(refresh())
+        self._start(_every(every_s, refresh))
+        return port
+
     def start_maintenance(self, refresh_s: float,
                           catch_up: tuple[float, Callable[[], Awaitable[object]]] | None = None,
                           ) -> None:
@@ -237,6 +263,8 @@ class FederationNode:
             if self.liveness is not None:
                 await self.liveness.close()
             self.gossip.engine.close()
+        if self.metrics is not None:
+            self.metrics.close()
         self.audit.close()
         self.ledger.close()
         if self.lock is not None:

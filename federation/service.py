@@ -30,12 +30,14 @@ from federation.errors import (
     InvalidQuestion,
     OverBudget,
     StateUnavailable,
+    Unauthenticated,
     status_for,
 )
 from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
 from federation.ledger import Ledger, NonceRow, QuestionRow
-from federation.methods import Answering, Checked, Method, method_named
+from federation.methods import TABLE, Answering, Checked, Method, method_named
+from federation.metrics import Metrics, short_method
 from federation.privacy import DAY_S, PrivacyPolicy
 from federation.snapshot import AnswerSnapshot, take_snapshot
 from federation.trust import TrustStore
@@ -80,6 +82,8 @@ class FederationService:
         #: and Ping methods are not served).
         self.gossip: GossipEngine | None = None
         self.liveness: Liveness | None = None
+        #: Counted and timed calls, when the node serves metrics.
+        self.metrics: Metrics | None = None
         self._upkeep_audit = AuditThrottle(rate_per_s=1 / 60, burst=1)
         self._snapshot = AnswerSnapshot(clock())
         self._restore()
@@ -118,6 +122,30 @@ class FederationService:
 
     async def handle(self, method: str, body: bytes, metadata: Metadata, *,
                      tls_peer: str | None = None) -> Reply:
+        """Answer one call (see the module docstring); counted and timed in `metrics`."""
+        if self.metrics is None:
+            return await self._handle(method, body, metadata, tls_peer=tls_peer)
+        name = short_method(method) if method in TABLE else "unknown"
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            return await self._handle(method, body, metadata, tls_peer=tls_peer)
+        except FederationError as exc:
+            code = status_for(exc)[0].name
+            if isinstance(exc, Unauthenticated):
+                self.metrics.signature_failures.inc()
+            elif isinstance(exc, OverBudget):
+                self.metrics.budget_refusals.inc()
+            raise
+        except Exception:
+            code = "INTERNAL"
+            raise
+        finally:
+            self.metrics.rpcs.labels(name, code).inc()
+            self.metrics.rpc_seconds.labels(name).observe(time.perf_counter() - started)
+
+    async def _handle(self, method: str, body: bytes, metadata: Metadata, *,
+                      tls_peer: str | None = None) -> Reply:
         now_s = self._clock()
         spec = method_named(method)
         try:

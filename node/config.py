@@ -177,6 +177,7 @@ SHARED_SECTIONS = frozenset({"federation", "limits", "privacy", "gossip", "disco
 _MAY_BE_EMPTY = frozenset({
     ("profile", "phase_rules_path"),
     ("enrichment", "ip2asn_path"),
+    ("federation", "metrics_listen"),
 })
 
 

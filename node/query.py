@@ -93,6 +93,32 @@ class SharedMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeTotals:
+    """How much the node holds (metrics): counts only, and field rejections by the
+    profiler's own fixed reasons."""
+
+    events: int
+    observations: int
+    identities: int
+    campaigns: int
+    field_rejections: dict[str, int]
+
+
+async def node_totals(store: Store) -> NodeTotals:
+    """The node's totals, read from the store (a few counts)."""
+    counts = await store.counts()
+    groups = {}
+    for table in ("identities", "campaigns"):
+        rows = await store.fetch(f"SELECT count(*) FROM {table}"  # noqa: S608 - constant
+                                 " WHERE merged_into IS NULL")
+        groups[table] = int(rows[0][0])
+    rejections = {str(reason): int(count) for reason, count in await store.fetch(
+        "SELECT reason, count FROM profile_rejections")}
+    return NodeTotals(counts.events, counts.observations, groups["identities"],
+                      groups["campaigns"], rejections)
+
+
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     """What a single value needs before it may be shared at all."""
 

@@ -29,6 +29,7 @@ from federation.gossip.record import Record, sign_record
 from federation.gossip.state import Applied, DeltaBudget, GossipState, TrustedKeys
 from federation.gossip.store import GossipStore, Publication
 from federation.keys import NodeKey
+from federation.metrics import Metrics
 from node.query import GroupSummary
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class GossipEngine:
         self.state = GossipState(trusted, horizon_days=config.horizon_days, own=key.key_id)
         self.scores = PeerScores(scores or PeerScoreConfig())
         self.peers: dict[str, PeerSync] = {}
+        #: Delivery counters, when the node serves metrics.
+        self.metrics: Metrics | None = None
         #: untrusted origins peers offered: advertised as refused, so honest peers stop
         self.refused_origins: set[str] = set()
         for row in store.origins():
@@ -127,6 +130,11 @@ class GossipEngine:
             results.append(applied)
             sync.records_in += len(applied.stored)
             sync.duplicates += applied.duplicates
+            if self.metrics is not None:
+                self.metrics.gossip_records_in.inc(len(applied.stored))
+                self.metrics.gossip_duplicates.inc(applied.duplicates)
+                if applied.refused is not None:
+                    self.metrics.gossip_refused.labels(applied.refused).inc()
             if applied.refused is not None:
                 sync.refused[applied.refused] = sync.refused.get(applied.refused, 0) + 1
                 offence = _OFFENCE.get(applied.refused, "malformed_record")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from federation.client import OK, FederationClient
 from federation.gossip.config import GossipConfig
 from federation.gossip.engine import GossipEngine
+from federation.metrics import Metrics
 from federation.trust import Peer
 from federation.wire import GossipAnswer, GossipExchange
 from node.query import NodeQuery, Thresholds
@@ -63,6 +64,7 @@ class GossipLoop:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     rounds: int = 0
+    metrics: Metrics | None = None
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
 
     def candidates(self) -> list[Peer]:
@@ -77,6 +79,8 @@ class GossipLoop:
         candidates = self.candidates()
         chosen = self.rng.sample(candidates, min(self.config.fanout, len(candidates)))
         self.rounds += 1
+        if self.metrics is not None:
+            self.metrics.gossip_rounds.inc()
         done = await asyncio.gather(*(self.exchange(peer) for peer in chosen),
                                     return_exceptions=True)
         exchanges = []

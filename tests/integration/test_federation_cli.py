@@ -40,7 +40,8 @@ def serving(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], int]]
     fed(home, "ingest", *map(str, sorted(SAMPLES.iterdir())), check=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECNET_FED_")}
     proc = subprocess.Popen([console_script(), "--home", str(home), "serve", "--listen",
-                             "127.0.0.1:0", "--health-listen", "127.0.0.1:0"],
+                             "127.0.0.1:0", "--health-listen", "127.0.0.1:0",
+                             "--metrics-listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**env, **OFFLINE})
     assert proc.stdout is not None

@@ -8,6 +8,7 @@ origin's exact signed bytes.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_metrics import assert_no_attacker_labels, scrape
 from tests.support import OFFLINE, REPO, json_out, run_cli, spawn_cli, wait_for
 
 SCENARIOS = REPO / "scenarios"
@@ -46,6 +48,7 @@ class Node:
     host: str = "127.0.0.1"
     #: A command to run `serve` under (``ip netns exec NS``), if any.
     prefix: tuple[str, ...] = ()
+    metrics_port: int = 0
 
     @property
     def address(self) -> str:
@@ -53,7 +56,8 @@ class Node:
 
     def start(self) -> None:
         self.proc = spawn_cli(self.home, "serve", "--listen", self.address,
-                              "--health-listen", "", "--json", env_extra=self.env,
+                              "--health-listen", "", "--metrics-listen", "127.0.0.1:0",
+                              "--json", env_extra=self.env,
                               prefix=self.prefix)
         assert self.proc.stdout is not None
         text = ""
@@ -62,7 +66,9 @@ class Node:
             if line.rstrip() == "}":
                 break
         assert text, self.proc.communicate()[1]
-        assert json.loads(text)["port"] == self.port
+        info = json.loads(text)
+        assert info["port"] == self.port
+        self.metrics_port = int(info["metrics"].rpartition(":")[2])
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -138,6 +144,9 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
     exact = nodes[0].bodies_of(nodes[0].key_id)
     assert all(n.bodies_of(nodes[0].key_id) == exact for n in nodes)  # the origin's bytes
 
+    body = scrape(nodes[0].metrics_port)  # real traffic in the labels now
+    assert re.search(r'^decnet_fed_rpcs_total\{code="OK",method="Gossip"\} [1-9]', body, re.M)
+    assert_no_attacker_labels(body)
     status = json_out(run_cli(nodes[0].home, "status", "--json"))
     assert {p["name"] for p in status["gossip_peers"]} == {n.name for n in nodes}
 
