@@ -15,6 +15,7 @@ them into statuses.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -47,6 +48,8 @@ from node.query import NodeQuery, Thresholds
 if TYPE_CHECKING:  # the runtime wires them in; importing them here would cycle
     from federation.gossip.engine import GossipEngine
     from federation.gossip.liveness import Liveness
+
+logger = logging.getLogger(__name__)
 
 #: Seconds since the Unix epoch; injected so tests never wait on wall-clock windows.
 Clock = Callable[[], float]
@@ -187,6 +190,9 @@ class FederationService:
                            key_id=admitted.peer.key.key_id, method=method,
                            question=question_json(checked.question),
                            answer=spec.audit(answer), suppressed=suppressed)
+        # what was asked stays in the audit log: the log line names the method only
+        logger.log(logging.DEBUG if spec.upkeep else logging.INFO, "answered %s from %s",
+                   short_method(method), admitted.peer.name)
         return Reply(response, encode_envelope(envelope))
 
     def _check_and_charge(self, admitted: Admitted, spec: Method, body: bytes,
@@ -228,6 +234,9 @@ class FederationService:
             return
         peer = self._trust.by_key_id(key_id)
         code, details = status_for(exc)
+        logger.info("refused %s from %s: %s%s", short_method(method) if method in TABLE
+                    else "an unknown method", peer.name if peer else key_id[:16], code.name,
+                    f" (and {suppressed} more like it)" if suppressed else "")
         self._audit.record(now_s=now_s, peer=peer.name if peer else "?", key_id=key_id,
                            method=method,
                            question=None if checked is None else question_json(checked.question),

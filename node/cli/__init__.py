@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from collections.abc import Callable, Sequence
 from node import __version__
 from node.cli.cluster_commands import register_cluster_commands
 from node.cli.hooks import CliHooks, Command, CommandAdder, shared_options, with_example
+from node.cli.logs import FORMATS, configure_logging
 from node.cli.node_commands import (
     cmd_ingest,
     cmd_init,
@@ -70,6 +70,8 @@ def build_parser(*registrars: Registrar) -> argparse.ArgumentParser:
     parser.add_argument("--home", help="node home (default $DECNET_FED_HOME or ~/.decnet-fed)")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--log-format", choices=FORMATS, default="text",
+                        help="log lines as text (default) or JSON objects, one per line")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an unexpected error")
     parser.add_argument("--version", action="version", version=f"decnet-fed {__version__}")
@@ -94,10 +96,7 @@ def run(argv: Sequence[str] | None, *registrars: Registrar,
     """Parse ``argv``, run the chosen command, and turn known errors into exit status 1."""
     args = build_parser(*registrars).parse_args(argv)
     args.hooks = hooks or CliHooks()
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose, args.log_format)
     os.umask(0o077)  # everything the node writes is the operator's alone
     args.home = resolve_home(args.home)
     handler: Command = args.handler
