@@ -115,6 +115,16 @@ def register_federation_commands(add: CommandAdder) -> None:
                                " ('-' = stdin); default: fetched from ADDRESS")
     peer_add.add_argument("--key", required=True, metavar="PUBKEY",
                           help="the peer's public key, as its `decnet-fed whoami` prints it")
+    peer_update = actions.add_parser("update", parents=[common],
+                                     help="change a trusted peer's address or key",
+                                     description="change a trusted peer's address or key"
+                                                 " (its certificate is fetched again)")
+    peer_update.add_argument("name", metavar="NAME")
+    peer_update.add_argument("--address", metavar="HOST:PORT", default=None)
+    peer_update.add_argument("--key", metavar="PUBKEY", default=None)
+    peer_update.add_argument("--certificate", metavar="FILE", default=None,
+                             help="the peer's certificate ('-' = stdin); default: fetched")
+    peer_update.set_defaults(update=True)
     peer_list = actions.add_parser("list", parents=[common], help="list trusted peers",
                                    description="list trusted peers")
     peer_list.add_argument("--discovered", action="store_true",
@@ -351,7 +361,7 @@ async def cmd_peers(args: argparse.Namespace) -> int:
         return 0
     if args.peers_action == "check":
         return await _check_peers(fed, trust, args.peer, as_json=as_json)
-    if args.peers_action == "add":
+    if args.peers_action in ("add", "update"):
         return await _add_peer(fed, trust, args, as_json=as_json)
     peer = trust.remove(args.name)
     trust.save(fed.peers_path)
@@ -389,6 +399,18 @@ def _list_discovered(fed: FederationConfig, trust: TrustStore, *, as_json: bool)
 async def _add_peer(fed: FederationConfig, trust: TrustStore, args: argparse.Namespace, *,
                     as_json: bool) -> int:
     """Trust a peer and fetch its certificate; re-adding the same peer retries the fetch."""
+    if getattr(args, "update", False):
+        old = trust.by_name(args.name)
+        if old is None:
+            raise CommandError(f"no peer named {args.name[:80]!r}: `decnet-fed peers list`"
+                               " shows them; `peers add` trusts a new one")
+        trust.remove(old.name)  # saved only once the new entry is complete
+        args.address = args.address or old.address
+        args.key = args.key or old.key.text
+    own = load_key_file(fed.key_path)
+    if encode_public_key(parse_public_key(args.key)) == own.public.text:
+        raise CommandError("that is this node's own key: give `peers add` the key the peer's"
+                           " `decnet-fed whoami` prints")
     known = trust.by_name(args.name)
     if known is not None and known.key.text == encode_public_key(parse_public_key(args.key)) \
             and known.address == check_address(args.address):
@@ -403,7 +425,7 @@ async def _add_peer(fed: FederationConfig, trust: TrustStore, args: argparse.Nam
     peer = trust.by_name(peer.name) or peer
     trust.save(fed.peers_path)
     if as_json:
-        print_json({**peer.as_json(), "action": "add", "note": note})
+        print_json({**peer.as_json(), "action": args.peers_action, "note": note})
     else:
         print(f"trusted peer {peer.name} ({peer.address}, key id {peer.key.key_id})"
               f"{', certificate verified' if peer.certificate else ''};"
