@@ -590,6 +590,17 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     for report in result["questions"]:
         print(f"\n{result['asker']} asks its peers: {question_text(report['question'])}")
         print_report(report)
+    gossip = result["gossip"]
+    print(f"\ngossip converged in {gossip['converged_in_s']:g} s; {result['asker']} holds"
+          " signed identity summaries from: "
+          + ", ".join(f"{name} ({count})" for name, count in gossip["records_held"].items()))
+    print_table(["FINGERPRINT", "VALUE", "OTHER OPERATORS (FROM GOSSIP)"],
+                [(f["kind"], f["value"], f["operators"]) for f in gossip["fingerprints"]])
+    for seen in gossip["identities_also_seen"]:
+        print(f"{result['asker']}'s identity also seen by {seen['operators']} other operator"
+              f"{'' if seen['operators'] == 1 else 's'}: {', '.join(seen['signals'])}")
+    print("\nnext: `decnet-fed demo --dir DIR --serve` keeps the federation up to try"
+          " `query`, `members`, `identities --shared` by hand")
     return 0
 
 

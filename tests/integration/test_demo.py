@@ -33,11 +33,16 @@ def test_demo_federation_answers_from_each_nodes_own_logs(cli: CliRunner) -> Non
     ja3 = _answers(result, "fingerprint", SHARED_JA3)
     assert (ja3["east"]["seen"], ja3["south"]["seen"]) == (False, True)
     assert all(a["status"] == "ok" for r in result["questions"] for a in r["answers"])
+    gossip = result["gossip"]  # what north knows without asking anyone
+    assert set(gossip["records_held"]) == {"north", "east", "south"}
+    assert {f["kind"]: f["operators"] for f in gossip["fingerprints"]} == {"hassh": 2, "ja3": 1}
+    assert [s["operators"] for s in gossip["identities_also_seen"]] == [1]
+    assert f"ja3 {SHARED_JA3}" in gossip["identities_also_seen"][0]["signals"]
 
 
 def test_demo_answers_carry_no_attacker_address_or_honeypot(cli: CliRunner) -> None:
     result = json_out(cli("demo", "--json", check=True))
-    answers = json.dumps([r["answers"] for r in result["questions"]])
+    answers = json.dumps([[r["answers"] for r in result["questions"]], result["gossip"]])
     addresses = {ip for lines in DEMO_LOGS.values() for line in lines for ip in IP.findall(line)}
     assert addresses and not any(ip in answers for ip in addresses)
     for honeypot in ("mail-01", "mx-east", "hp-east", "hp-south", "web-south"):
