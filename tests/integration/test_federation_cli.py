@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from federation.keys import NodeKey
 from tests.support import SAMPLES, console_script, json_out
 
 OFFLINE = {"DECNET_FED_ENRICHMENT_PTR_ENABLED": "0"}
@@ -117,7 +118,7 @@ def test_serve_and_query_over_tls_end_to_end(
     proc.send_signal(signal.SIGHUP)  # serve reloads the trust store
     fed(bravo, "peers", "add", "alpha", f"127.0.0.1:{port}", "--key",
         whoami(alpha)["public_key"])
-    fed(bravo, "peers", "add", "ghost", "127.0.0.1:9", "--key", whoami(bravo)["public_key"])
+    fed(bravo, "peers", "add", "ghost", "127.0.0.1:9", "--key", NodeKey.generate().public.text)
     deadline = time.monotonic() + 60  # the SIGHUP is asynchronous: wait until it took
     while fed(bravo, "peers", "check", "--peer", "alpha", check=False).returncode != 0:
         assert time.monotonic() < deadline, "serve never reloaded its trust store"
