@@ -18,6 +18,7 @@ from node.cli.cluster_commands import register_cluster_commands
 from node.cli.hooks import CliHooks, Command, CommandAdder, shared_options, with_example
 from node.cli.logs import FORMATS, configure_logging
 from node.cli.node_commands import (
+    TERMINAL_LIMIT,
     cmd_ingest,
     cmd_init,
     cmd_observations,
@@ -28,6 +29,7 @@ from node.cli.render import printable
 from node.cli.simulate_commands import register_simulate_commands
 from node.config import resolve_home
 from node.errors import NodeError
+from node.store import OBSERVATION_SORTS
 
 Registrar = Callable[[CommandAdder], None]
 
@@ -49,9 +51,20 @@ def register_node_commands(add: CommandAdder) -> None:
                         help="keep tailing the files; resumes from the saved offset on restart")
 
     observations = add("observations", cmd_observations, "list attacker observations (per IP)",
-                       example="decnet-fed observations --limit 20\n"
+                       example="decnet-fed observations --service ssh --since 2026-03-01\n"
+                               "decnet-fed observations --identity 42 --sort events\n"
                                "decnet-fed observations --json > observations.json")
-    observations.add_argument("--limit", type=int, default=None, help="at most N rows")
+    observations.add_argument("--limit", type=int, default=None, metavar="N",
+                              help=f"at most N rows; 0 = all (default: {TERMINAL_LIMIT} on a"
+                                   " terminal, all otherwise and with --json)")
+    observations.add_argument("--sort", choices=OBSERVATION_SORTS, default="last",
+                              help="last seen (default), first seen, or most events first")
+    observations.add_argument("--identity", type=int, metavar="ID", help="of this identity")
+    observations.add_argument("--campaign", type=int, metavar="ID", help="of this campaign")
+    observations.add_argument("--service", metavar="NAME", help="that touched this service")
+    observations.add_argument("--honeypot", metavar="NAME", help="that touched this honeypot")
+    observations.add_argument("--since", metavar="YYYY-MM-DD",
+                              help="last seen on or after this day (UTC)")
 
     status = add("status", cmd_status, "show the node home, store size and counts",
                  example="decnet-fed status\ndecnet-fed status --check --json")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from node.cli.hooks import InitContext, hooks_of
@@ -23,7 +24,7 @@ from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
 from node.profile.profiler import profiler_from_config
 from node.profile.views import rejection_counts
-from node.store import ObservationRow, Store
+from node.store import ObservationFilter, ObservationRow, Store
 
 #: Rejected lines printed to stderr by a human-format ingest; `--json` has up to 1000.
 _REJECTS_SHOWN = 20
@@ -151,23 +152,48 @@ def observation_json(row: ObservationRow) -> dict[str, Any]:
 
 async def cmd_observations(args: argparse.Namespace) -> int:
     config = require_home(args.home)
+    where = ObservationFilter(args.identity, args.campaign, args.service, args.honeypot,
+                              _day_us(args.since) if args.since else None, args.sort)
+    if args.limit is not None and args.limit < 0:
+        raise CommandError("--limit must be 0 (all) or more")
+    limit = args.limit or None  # 0: all
+    if args.limit is None and not args.json and sys.stdout.isatty():
+        limit = TERMINAL_LIMIT  # a screenful, not 20,000 rows
     store = await open_store_for_reading(config)
     try:
-        rows = await store.observations(limit=args.limit)
+        rows = await store.observations(limit=None if limit is None else limit + 1,
+                                        where=where)
     finally:
         await store.close()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
     if args.json:
         print_json([observation_json(row) for row in rows])
         return 0
     if not rows:
-        print("no observations yet: ingest some sensor logs with `decnet-fed ingest PATH`")
+        print("no observations match" if where != ObservationFilter() else
+              "no observations yet: ingest some sensor logs with `decnet-fed ingest PATH`")
         return 0
     print_table(
         ["IP", "FIRST SEEN", "LAST SEEN", "EVENTS", "SERVICES", "HONEYPOTS"],
         [(r.ip, format_time_us(r.first_seen_us)[:19], format_time_us(r.last_seen_us)[:19],
           r.event_count, r.services, r.honeypots) for r in rows],
     )
+    if more:
+        print(f"(the first {limit}; --limit N for more, --limit 0 for all)")
     return 0
+
+
+#: Observations listed on a terminal when no --limit is given.
+TERMINAL_LIMIT = 50
+
+
+def _day_us(text: str) -> int:
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise CommandError(f"--since {text[:40]!r}: give a day as YYYY-MM-DD") from None
+    return int(day.timestamp()) * 1_000_000
 
 
 async def cmd_status(args: argparse.Namespace) -> int:

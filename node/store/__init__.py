@@ -6,14 +6,22 @@ through `Store.write_batch`, which is the sink ingest writes to.
 """
 
 from node.errors import StoreError
-from node.store.database import ObservationRow, Store, StoreCounts
+from node.store.database import (
+    OBSERVATION_SORTS,
+    ObservationFilter,
+    ObservationRow,
+    Store,
+    StoreCounts,
+)
 from node.store.schema import SCHEMA_VERSION
 from node.store.writer import BatchProfiler, ChainBroken, PreparedBatch, ReadOffset, WriteChain
 
 __all__ = [
+    "OBSERVATION_SORTS",
     "SCHEMA_VERSION",
     "BatchProfiler",
     "ChainBroken",
+    "ObservationFilter",
     "ObservationRow",
     "PreparedBatch",
     "ReadOffset",

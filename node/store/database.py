@@ -69,6 +69,46 @@ class ObservationRow:
     campaign_id: int | None = None
 
 
+_OBSERVATION_ORDER = {"last": "o.last_seen_us DESC", "first": "o.first_seen_us ASC",
+                      "events": "o.event_count DESC"}
+OBSERVATION_SORTS = tuple(_OBSERVATION_ORDER)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationFilter:
+    """Which observations `Store.observations` lists, and in what order."""
+
+    identity: int | None = None
+    campaign: int | None = None
+    service: str | None = None
+    honeypot: str | None = None
+    since_us: int | None = None  # last seen at or after
+    sort: str = "last"
+
+    def sql(self) -> tuple[list[str], tuple[Any, ...]]:
+        """WHERE clauses (constant SQL) and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.identity is not None:
+            clauses.append("coalesce(i.merged_into, i.id) = ?")
+            params.append(self.identity)
+        if self.campaign is not None:
+            clauses.append("coalesce(c.merged_into, c.id) = ?")
+            params.append(self.campaign)
+        if self.service is not None:
+            clauses.append("EXISTS (SELECT 1 FROM observation_services s"
+                           " WHERE s.ip = o.ip AND s.service = ?)")
+            params.append(self.service)
+        if self.honeypot is not None:
+            clauses.append("EXISTS (SELECT 1 FROM observation_honeypots h"
+                           " WHERE h.ip = o.ip AND h.honeypot = ?)")
+            params.append(self.honeypot)
+        if self.since_us is not None:
+            clauses.append("o.last_seen_us >= ?")
+            params.append(self.since_us)
+        return clauses, tuple(params)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreCounts:
     """Row counts for `decnet-fed status`."""
@@ -315,8 +355,11 @@ class Store:
         return self._deriver.lags(top, marks)
 
     @_translated
-    async def observations(self, limit: int | None = None) -> list[ObservationRow]:
-        """Observations, most recently seen first (services and honeypots as of `lags`)."""
+    async def observations(self, limit: int | None = None,
+                           where: ObservationFilter | None = None) -> list[ObservationRow]:
+        """Observations, most recently seen first unless ``where`` sorts otherwise
+        (services and honeypots as of `lags`)."""
+        where = where or ObservationFilter()
         sql = (
             "SELECT o.id, o.ip, o.first_seen_us, o.last_seen_us, o.event_count,"
             " (SELECT group_concat(service, char(31)) FROM"
@@ -327,12 +370,14 @@ class Store:
             " coalesce(i.merged_into, i.id), coalesce(c.merged_into, c.id)"
             " FROM observations o LEFT JOIN identities i ON i.id = o.id"
             " LEFT JOIN campaigns c ON c.id = o.id"
-            " ORDER BY o.last_seen_us DESC, o.ip"
         )
-        params: tuple[Any, ...] = ()
+        clauses, params = where.sql()
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {_OBSERVATION_ORDER[where.sort]}, o.ip"
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params = (*params, limit)
         async with self._db.execute(sql, params) as cursor:
             rows = await cursor.fetchall()
         return [
