@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+
+from tqdm import tqdm
 
 from node.cli.hooks import InitContext, hooks_of
 from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
@@ -67,9 +71,11 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
         if args.follow:
             report = await _follow_all(store, config, sources, stop)
         else:
-            report = await ingest_sources(store, sources, batch_size=config.store.batch_size,
-                                          max_line_bytes=config.ingest.max_line_bytes,
-                                          stop=stop)
+            report = IngestReport()
+            async with progress_of(report, show=not args.json and sys.stderr.isatty()):
+                await ingest_sources(store, sources, batch_size=config.store.batch_size,
+                                     max_line_bytes=config.ingest.max_line_bytes, stop=stop,
+                                     report=report)
     finally:
         await store.close()
     _print_report(report, as_json=args.json)
@@ -78,6 +84,32 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
               " (nothing is stored twice)", file=sys.stderr)
         return 130
     return 1 if report.source_errors else 0
+
+
+@contextlib.asynccontextmanager
+async def progress_of(report: IngestReport, *, show: bool) -> AsyncIterator[None]:
+    """A progress bar on stderr while an ingest runs (lines read, events stored, rate);
+    nothing when ``show`` is false (not a terminal, or --json)."""
+    if not show:
+        yield
+        return
+    bar = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, leave=False,
+               dynamic_ncols=True)
+
+    async def follow() -> None:
+        while True:
+            bar.update(report.lines_read - bar.n)
+            bar.set_postfix_str(f"{report.events_stored:,} events stored", refresh=True)
+            await asyncio.sleep(0.25)
+
+    task = asyncio.get_running_loop().create_task(follow())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        bar.close()
 
 
 def _stop_on_signals() -> asyncio.Event:

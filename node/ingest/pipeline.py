@@ -255,8 +255,8 @@ def ingest_tuning() -> Iterator[None]:
 
 
 async def ingest_sources(store: Store, sources: Iterable[str], *, batch_size: int,
-                         max_line_bytes: int,
-                         stop: asyncio.Event | None = None) -> IngestReport:
+                         max_line_bytes: int, stop: asyncio.Event | None = None,
+                         report: IngestReport | None = None) -> IngestReport:
     """Ingest whole sources (files, ``.gz`` files, ``-``) once, in order.
 
     A source that fails mid-way is recorded in `IngestReport.source_errors`;
@@ -265,7 +265,7 @@ async def ingest_sources(store: Store, sources: Iterable[str], *, batch_size: in
     within a batch or `_STDIN_POLL_S`, what was read is written, and the
     report says ``interrupted``.
     """
-    report = IngestReport()
+    report = report if report is not None else IngestReport()  # given: a caller watches it
     started = time.perf_counter()
     batcher = _Batcher(store, batch_size, report)
     with ingest_tuning():

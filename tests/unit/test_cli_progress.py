@@ -1,0 +1,33 @@
+"""The ingest progress bar: drawn from the live report on a terminal, absent otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from node.cli.node_commands import progress_of
+from node.ingest.pipeline import IngestReport
+
+
+def test_the_bar_follows_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    async def ingest() -> None:
+        report = IngestReport()
+        async with progress_of(report, show=True):
+            for _ in range(3):
+                report.lines_read += 1000
+                report.events_stored += 900
+                await asyncio.sleep(0.3)
+
+    asyncio.run(ingest())
+    err = capsys.readouterr().err
+    assert "lines" in err and "events stored" in err
+
+
+def test_no_bar_when_not_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    async def ingest() -> None:
+        async with progress_of(IngestReport(), show=False):
+            await asyncio.sleep(0.05)
+
+    asyncio.run(ingest())
+    assert capsys.readouterr().err == ""
