@@ -617,12 +617,13 @@ def _question(args: argparse.Namespace) -> Question:
     return SimhashQuestion(args.kind, int(text, 16), args.within)
 
 
-def _chosen_peers(trust: TrustStore, names: list[str] | None) -> list[Peer]:
+def _chosen_peers(trust: TrustStore, names: list[str] | None, *,
+                  local_hint: bool = False) -> list[Peer]:
     if not names:
         peers = list(trust)
         if not peers:
-            raise CommandError("no trusted peers: add one with `decnet-fed peers add`,"
-                               " or use --local")
+            raise CommandError("no trusted peers: add one with `decnet-fed peers add`"
+                               + (", or use --local" if local_hint else ""))
         return peers
     chosen = []
     for name in dict.fromkeys(names):
@@ -636,7 +637,7 @@ def _chosen_peers(trust: TrustStore, names: list[str] | None) -> list[Peer]:
 async def cmd_query_peers(args: argparse.Namespace) -> int:
     """`query KIND …` without ``--local``: ask every (or each ``--peer``) trusted peer."""
     fed, key = _load(args)
-    peers = _chosen_peers(TrustStore.load(fed.peers_path), args.peer)
+    peers = _chosen_peers(TrustStore.load(fed.peers_path), args.peer, local_hint=True)
     question = _question(args)
     async with FederationClient(key, plaintext=fed.settings.plaintext,
                                 deadline_s=fed.settings.query_deadline_s) as client:

@@ -19,6 +19,7 @@ from node.config import Config
 from node.errors import CommandError
 from node.home import init_home, open_store, open_store_for_reading, require_home
 from node.ingest.pipeline import (
+    MAX_REJECT_SAMPLES,
     IngestReport,
     follow_source,
     ingest_sources,
@@ -145,7 +146,9 @@ def _print_report(report: IngestReport, *, as_json: bool) -> None:
                         f"{detail}"), file=sys.stderr)
     hidden = report.rejected_total - min(len(report.rejections), _REJECTS_SHOWN)
     if hidden > 0:
-        print(f"… and {hidden} more rejected lines (use --json to list them)", file=sys.stderr)
+        print(f"… and {hidden} more rejected lines: --json lists the first"
+              f" {MAX_REJECT_SAMPLES:,} with their line numbers, and every one is counted by"
+              " reason below", file=sys.stderr)
     rows: list[tuple[str, int]] = [
         ("lines read", report.lines_read),
         ("events stored", report.events_stored),
