@@ -242,9 +242,15 @@ async def cmd_status(args: argparse.Namespace) -> int:
         size = store.size_bytes()
         rejections = await rejection_counts(store)
         lags = await store.lags()
+        last = await store.fetch("SELECT time_us FROM events ORDER BY id DESC LIMIT 1")
+        follows = await store.fetch("SELECT source, byte_pos, line_no FROM read_offsets"
+                                    " ORDER BY source")
     finally:
         await store.close()
-    status = {
+    last_event = format_time_us(int(last[0][0])) if last else None
+    followed: list[dict[str, Any]] = [{"source": str(source), "line": int(line),
+                                       "byte": int(pos)} for source, pos, line in follows]
+    status: dict[str, Any] = {
         "name": config.node.name,
         "home": str(config.home),
         "config": str(config.config_path),
@@ -253,6 +259,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "schema_version": version,
         "events": counts.events,
         "observations": counts.observations,
+        "last_event": last_event,
+        "followed_sources": followed,
         "field_rejections": rejections,
         "derived_lag_events": lags,
         **({"integrity": "ok"} if args.check else {}),
@@ -269,6 +277,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("store", f"{config.store_path} ({format_bytes(size)}, schema v{version})"),
             ("events", counts.events),
             ("observations", counts.observations),
+            ("last event stored", last_event or "none yet"),
+            *((f"following {printable(f['source'])}", f"line {f['line']:,}")
+              for f in followed),
             ("derived data", _describe_lags(lags)),
             ("field rejections", sum(rejections.values())),
             *((f"  {reason}", count) for reason, count in rejections.items()),

@@ -26,3 +26,12 @@ def test_filters_sort_and_limits(cli: CliRunner) -> None:
     assert future.stdout.strip() == "no observations match"
     bad = cli("observations", "--since", "yesterday")
     assert bad.returncode == 1 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_status_shows_the_last_event_and_followed_sources(cli: CliRunner) -> None:
+    cli("init", check=True)
+    assert json_out(cli("status", "--json", check=True))["last_event"] is None
+    cli("ingest", *map(str, sorted(SAMPLES.iterdir())))
+    status = json_out(cli("status", "--json", check=True))
+    assert status["last_event"].startswith("20") and status["followed_sources"] == []
+    assert "last event stored" in cli("status", check=True).stdout
