@@ -16,6 +16,7 @@ from node.cluster.summaries import summaries_by_group
 from node.cluster.truth_file import LEVELS, load_truth
 from node.cluster.views import campaign_detail, campaign_list, identity_detail, identity_list
 from node.errors import CommandError
+from node.export import FORMATS, exported_identities, misp_events, stix_bundle
 from node.home import open_store, open_store_for_reading, require_home
 from node.query import SharedMatch
 from node.store import ObservationRow, Store
@@ -44,6 +45,15 @@ def register_cluster_commands(add: CommandAdder) -> None:
                 example="decnet-fed simulate scenarios/stock_tool.yaml -o sim\n"
                         "decnet-fed ingest sim/sensors.log\ndecnet-fed score sim/truth.json")
     score.add_argument("truth", metavar="TRUTH.json", help="as written by `decnet-fed simulate`")
+    export = add("export", cmd_export,
+                 "export identities and campaigns as STIX 2.1 or MISP events (stdout)",
+                 example="decnet-fed export --format stix > bundle.json\n"
+                         "decnet-fed export --format misp --identity 42 > events.json")
+    export.add_argument("--format", choices=FORMATS, required=True)
+    export.add_argument("--identity", type=_group_id, metavar="ID", default=None,
+                        help="only this identity (default: every one of 2+ observations)")
+    export.add_argument("--limit", type=int, default=1000, metavar="N",
+                        help="at most N identities, largest first (default 1000)")
     for name, handler, what in (("identity", cmd_identity, "an identity"),
                                 ("campaign", cmd_campaign, "a campaign")):
         detail = add(name, handler, f"show {what}: members, signals and why they are linked",
@@ -215,6 +225,15 @@ async def _shared_identities(args: argparse.Namespace) -> int:
     else:
         print_table(["ID", "OPERATORS", "SIGNALS"],
                     [(gid, m.operators, ", ".join(m.signals)[:100]) for gid, m in ranked])
+    return 0
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    found = await _read(args, lambda store: exported_identities(store, args.identity,
+                                                                max(0, args.limit)))
+    if args.identity is not None and not found:
+        raise CommandError(f"no identity {args.identity}: `decnet-fed identities` lists them")
+    print(stix_bundle(found) if args.format == "stix" else misp_events(found))
     return 0
 
 
