@@ -41,18 +41,21 @@ def json_out(proc: subprocess.CompletedProcess[str]) -> Any:
 DEADLINE_S = 60.0
 
 
-def wait_for(predicate: Callable[[], bool], what: str) -> None:
-    """Poll a predicate until it holds; fail (not hang) after a generous deadline."""
-    deadline = time.monotonic() + DEADLINE_S
+def wait_for(predicate: Callable[[], bool], what: str, *, deadline_s: float = DEADLINE_S,
+             poll_s: float = 0.02) -> None:
+    """Poll a predicate until it holds; fail (not hang) after a generous deadline.
+    ``poll_s``: the poll interval (longer when the predicate is costly, e.g. podman)."""
+    deadline = time.monotonic() + deadline_s
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+            pytest.fail(f"timed out after {deadline_s:g} s waiting for {what}")
+        time.sleep(poll_s)
 
 
-async def async_wait_for(predicate: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+async def async_wait_for(predicate: Callable[[], bool | Awaitable[bool]], what: str, *,
+                         deadline_s: float = DEADLINE_S) -> None:
     """`wait_for` for asyncio tests: the predicate may be a coroutine function."""
-    deadline = time.monotonic() + DEADLINE_S
+    deadline = time.monotonic() + deadline_s
     while True:
         holds = predicate()
         if inspect.isawaitable(holds):
@@ -60,8 +63,22 @@ async def async_wait_for(predicate: Callable[[], bool | Awaitable[bool]], what: 
         if holds:
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out after {deadline_s:g} s waiting for {what}")
         await asyncio.sleep(0.01)  # the poll interval: other tasks run meanwhile
+
+
+def read_serve_info(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The JSON object `serve --json` prints before it serves (fails with its stderr if none)."""
+    assert proc.stdout is not None
+    text = ""
+    for line in proc.stdout:  # one pretty-printed object, then the server runs
+        text += line
+        if line.rstrip() == "}":
+            break
+    if not text:
+        pytest.fail(f"serve printed nothing:\n{proc.communicate()[1]}")
+    info: dict[str, Any] = json.loads(text)
+    return info
 
 
 def event_count(db_path: Path) -> int:

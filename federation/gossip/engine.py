@@ -123,7 +123,8 @@ class GossipEngine:
                 before = self._marks(delta.origin)
                 applied = self.state.apply(delta)
                 self._save(applied, before)
-                if applied.own_seen >= self.store.counter("next_version", 1):
+                if applied.own_seen and \
+                        applied.own_seen >= self.store.counter("next_version", 1):
                     # this node lost its gossip file: issue above what peers hold
                     self.store.bump_counter("next_version", applied.own_seen + 1)
                     self.store.forget_publications()

@@ -63,7 +63,6 @@ class GossipLoop:
     alive: Callable[[str], bool] = lambda _key_id: True
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
-    rounds: int = 0
     metrics: Metrics | None = None
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
 
@@ -78,7 +77,6 @@ class GossipLoop:
         """One gossip round with up to ``fanout`` peers at once."""
         candidates = self.candidates()
         chosen = self.rng.sample(candidates, min(self.config.fanout, len(candidates)))
-        self.rounds += 1
         if self.metrics is not None:
             self.metrics.gossip_rounds.inc()
         done = await asyncio.gather(*(self.exchange(peer) for peer in chosen),

@@ -97,10 +97,13 @@ async def progress_of(report: IngestReport, *, show: bool) -> AsyncIterator[None
     bar = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, leave=False,
                dynamic_ncols=True)
 
+    def draw() -> None:
+        bar.update(report.lines_read - bar.n)
+        bar.set_postfix_str(f"{report.events_stored:,} events stored", refresh=True)
+
     async def follow() -> None:
         while True:
-            bar.update(report.lines_read - bar.n)
-            bar.set_postfix_str(f"{report.events_stored:,} events stored", refresh=True)
+            draw()
             await asyncio.sleep(0.25)
 
     task = asyncio.get_running_loop().create_task(follow())
@@ -110,6 +113,7 @@ async def progress_of(report: IngestReport, *, show: bool) -> AsyncIterator[None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        draw()  # the totals at the end, however short the ingest
         bar.close()
 
 

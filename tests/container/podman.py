@@ -12,12 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests import support
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = os.environ.get("DECNET_FED_BASE_IMAGE", "localhost/decnet-fed-base:bookworm")
@@ -111,14 +112,9 @@ def run_args(service: dict[str, Any], *, name: str, volume: str, network: str,
     return args
 
 
-def wait_for(predicate: Callable[[], bool], what: str, deadline_s: float,
-             poll_s: float = 0.5) -> None:
-    """Poll ``predicate`` until true; fail naming ``what`` after ``deadline_s``."""
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {deadline_s:.0f} s")
-        time.sleep(poll_s)
+def wait_for(predicate: Callable[[], bool], what: str, deadline_s: float) -> None:
+    """`tests.support.wait_for`, polling every half second: each poll runs podman."""
+    support.wait_for(predicate, what, deadline_s=deadline_s, poll_s=0.5)
 
 
 def healthy(container: str) -> bool:

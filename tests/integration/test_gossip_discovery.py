@@ -31,6 +31,7 @@ from federation.gossip.discovery import (
     DiscoveryConfig,
     load_candidates,
 )
+from tests.support import async_wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,12 +74,8 @@ def _multicast(packets: list[bytes]) -> None:
 
 
 async def _until(predicate: Callable[[], bool], what: str) -> None:
-    """Poll until ``predicate`` holds; fail after `DEADLINE_S`."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {DEADLINE_S} s waiting for {what}")
-        await asyncio.sleep(0.02)  # the poll interval, not an assertion
+    """`tests.support.async_wait_for` within this module's `DEADLINE_S`."""
+    await async_wait_for(predicate, what, deadline_s=DEADLINE_S)
 
 
 def _keys(discovery: Discovery, ours: set[str]) -> set[str]:

@@ -4,13 +4,12 @@ an attacker or a peer controls (no IP address, no domain)."""
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import signal
 import urllib.request
 from pathlib import Path
 
-from tests.support import SAMPLES, run_cli, spawn_cli, wait_for
+from tests.support import SAMPLES, read_serve_info, run_cli, spawn_cli, wait_for
 
 EXPECTED = ("decnet_fed_events", "decnet_fed_observations", "decnet_fed_identities",
             "decnet_fed_campaigns", "decnet_fed_field_rejections", "decnet_fed_rpcs_total",
@@ -45,14 +44,7 @@ def test_metrics_are_served_and_no_label_names_an_attacker(tmp_path: Path) -> No
     proc = spawn_cli(home, "serve", "--listen", "127.0.0.1:0", "--health-listen", "",
                      "--metrics-listen", "127.0.0.1:0", "--json")
     try:
-        assert proc.stdout is not None
-        text = ""
-        for line in proc.stdout:
-            text += line
-            if line.rstrip() == "}":
-                break
-        info = json.loads(text)
-        port = int(info["metrics"].rpartition(":")[2])
+        port = int(read_serve_info(proc)["metrics"].rpartition(":")[2])
         run_cli(home, "peers", "check", check=False)  # no peers: nothing asked, still fine
         wait_for(lambda: "decnet_fed_observations " in scrape(port)
                  and not re.search(r"^decnet_fed_observations 0\.0$", scrape(port), re.M),

@@ -7,7 +7,6 @@ origin's exact signed bytes.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import socket
@@ -21,7 +20,15 @@ from typing import Any
 import pytest
 
 from tests.integration.test_metrics import assert_no_attacker_labels, scrape
-from tests.support import OFFLINE, REPO, json_out, run_cli, spawn_cli, wait_for
+from tests.support import (
+    OFFLINE,
+    REPO,
+    json_out,
+    read_serve_info,
+    run_cli,
+    spawn_cli,
+    wait_for,
+)
 
 SCENARIOS = REPO / "scenarios"
 #: Fast rounds and catch-up; generous budgets (five nodes gossip with each other often).
@@ -59,14 +66,7 @@ class Node:
                               "--health-listen", "", "--metrics-listen", "127.0.0.1:0",
                               "--json", env_extra=self.env,
                               prefix=self.prefix)
-        assert self.proc.stdout is not None
-        text = ""
-        for line in self.proc.stdout:  # `serve --json` prints one object, then serves
-            text += line
-            if line.rstrip() == "}":
-                break
-        assert text, self.proc.communicate()[1]
-        info = json.loads(text)
+        info = read_serve_info(self.proc)
         assert info["port"] == self.port
         self.metrics_port = int(info["metrics"].rpartition(":")[2])
 
