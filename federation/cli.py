@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -96,10 +97,15 @@ def register_federation_commands(add: CommandAdder) -> None:
         example="decnet-fed members\ndecnet-fed members --json")
     whoami = add("whoami", cmd_whoami,
                  "print this node's public key and key id (give them to peers)",
-                 example="decnet-fed whoami\ndecnet-fed whoami --certificate > me.pem")
+                 example="decnet-fed whoami\ndecnet-fed whoami --certificate > me.pem\n"
+                         "decnet-fed whoami --tls-key me.key   # for grpcurl, see docs/protocol.md")
     whoami.add_argument("--certificate", action="store_true",
                         help="print this node's TLS certificate (PEM) instead, for a peer that"
                              " cannot fetch it because this node does not serve")
+    whoami.add_argument("--tls-key", metavar="FILE", default=None,
+                        help="write this node's TLS private key (PEM, derived from the node"
+                             " key) to a new FILE of mode 0600, for grpcurl or openssl; it"
+                             " is as secret as the node key")
 
     peers = add("peers", cmd_peers, "manage the trust store: the peers this node answers and asks",
                 example="decnet-fed peers add bravo 198.51.100.9:50551 --key PUBKEY\n"
@@ -331,8 +337,24 @@ async def federation_status(config: Config) -> dict[str, object]:
                              for r in rows]}
 
 
+def _write_secret(path: Path, data: bytes) -> None:
+    """A new file of mode 0600 holding ``data``; never overwrites."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"{path} already exists; choose a new file name") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 async def cmd_whoami(args: argparse.Namespace) -> int:
     fed, key = _load(args)
+    if args.tls_key is not None:
+        _write_secret(Path(args.tls_key), make_certificate(key)[0])
+        print(f"TLS private key written to {args.tls_key} (mode 0600)", file=sys.stderr)
+        return 0
     if args.certificate:
         sys.stdout.write(make_certificate(key)[1].decode("ascii"))
         return 0

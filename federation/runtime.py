@@ -40,6 +40,7 @@ from federation.peer_certs import PeerCertificates
 from federation.privacy import PrivacyPolicy
 from federation.server import GrpcServer, start_health_server, start_server
 from federation.service import Clock, FederationService
+from federation.tls import is_legacy_certificate
 from federation.trust import Peer, TrustStore
 from node.query import NodeQuery, NodeTotals
 
@@ -145,24 +146,26 @@ class FederationNode:
             return
         try:
             trust = TrustStore.load(self.peers_path)
-            for peer in trust.without_certificates():
+            for peer in trust.needing_certificates():
                 known = self.trust.by_key_id(peer.key.key_id)
-                if known is not None and known.certificate is not None:
+                if known is not None and known.certificate is not None \
+                        and not is_legacy_certificate(known.certificate):
                     trust.set_certificate(peer.name, known.certificate)
         except TrustStoreError as exc:
             logger.error("trust store not reloaded: %s", exc)
             return
         self.replace_trust(trust)
         logger.warning("trust store reloaded: %d peers", len(trust))
-        if self.certificates is not None and trust.without_certificates():
+        if self.certificates is not None and trust.needing_certificates():
             self._start(self.fetch_missing_certificates())
 
     async def fetch_missing_certificates(self) -> int:
-        """Fetch and verify certificates of trusted peers that lack one; how many were added."""
+        """Fetch and verify certificates of trusted peers that lack one or hold a version 1
+        one (`TrustStore.needing_certificates`); how many were added or replaced."""
         if self.certificates is None:
             return 0
         added = 0
-        for peer in self.trust.without_certificates():
+        for peer in self.trust.needing_certificates():
             try:
                 async with asyncio.timeout(5.0):
                     pem = await peer_certificate(peer)
@@ -174,7 +177,8 @@ class FederationNode:
                 logger.info("certificate of peer %s not fetched yet: %s", peer.name, exc)
                 continue
             current = self.trust.by_key_id(peer.key.key_id)  # a reload may have run meanwhile
-            if current is None or current.certificate is not None:
+            if current is None or current.certificate != peer.certificate \
+                    or pem == peer.certificate:
                 continue
             self.trust.set_certificate(current.name, pem)
             added += 1

@@ -3,10 +3,14 @@
 gRPC's TLS stack (BoringSSL) does not negotiate Ed25519 certificates, so the
 TLS key is an ECDSA P-256 key *derived* from the node's Ed25519 seed (HKDF,
 stable across restarts, never stored). Its self-signed certificate carries a
-binding extension: the node's Ed25519 signature over the certificate's
-SubjectPublicKeyInfo. The certificate is deterministic (serial from the key
-id, fixed validity, RFC 6979 ECDSA), so the same node presents the same bytes
-after every restart and a peer may store them.
+binding: the node's Ed25519 signature over the certificate's
+SubjectPublicKeyInfo, as a ``decnet-fed:tls-binding:v2:<base64url>`` URI in
+the subject alternative names, which every X.509 parser reads (Go's, so
+grpcurl, rejects the 128-bit arcs of the private extension OID that version 1
+certificates used; those are still accepted, see `verify_binding`). The
+certificate is deterministic (serial from the key id, fixed validity, RFC 6979
+ECDSA), so the same node presents the same bytes after every restart and a
+peer may store them.
 
 Both directions use it (mutual TLS): a client pins the server's certificate as
 its only root, with the name ``<key id>.decnet-fed.invalid``, and presents its
@@ -20,6 +24,7 @@ one (without its private key the handshake fails).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import ssl
 
@@ -34,8 +39,11 @@ from cryptography.x509.oid import NameOID
 from federation.errors import PeerUnreachable, PinMismatch
 from federation.keys import NodeKey, PeerKey
 
-#: OID of the binding extension (a 2.25 UUID arc: needs no registration).
-BINDING_OID = x509.ObjectIdentifier("2.25.190152281553622839574187218651419553027")
+#: OID of version 1's binding extension (a 2.25 UUID arc). Read, never written:
+#: peers may still pin, and old nodes still present, version 1 certificates.
+LEGACY_BINDING_OID = x509.ObjectIdentifier("2.25.190152281553622839574187218651419553027")
+#: Scheme and prefix of the binding URI (version 2 certificates).
+BINDING_URI_PREFIX = "decnet-fed:tls-binding:v2:"
 BINDING_DOMAIN = b"decnet-fed/v1/tls-binding\x00"
 _HKDF_INFO = b"decnet-fed/v1/tls-key p256"
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -77,10 +85,11 @@ def make_certificate(key: NodeKey) -> tuple[bytes, bytes]:
         .serial_number(int(key.key_id, 16) | 1 << 64)
         .not_valid_before(_NOT_BEFORE)
         .not_valid_after(_NOT_AFTER)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name(key.key_id))]),
-                       critical=False)
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(server_name(key.key_id)),
+            x509.UniformResourceIdentifier(BINDING_URI_PREFIX + _b64url(binding)),
+        ]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.UnrecognizedExtension(BINDING_OID, binding), critical=False)
         .sign(tls_key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     key_pem = tls_key.private_bytes(serialization.Encoding.PEM,
@@ -100,13 +109,12 @@ def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
     """
     try:
         cert = x509.load_der_x509_certificate(cert_der)
-        binding = cert.extensions.get_extension_for_oid(BINDING_OID).value
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         public = cert.public_key()
     except (ValueError, x509.ExtensionNotFound):
         raise PinMismatch("peer certificate carries no identity binding") from None
-    if not isinstance(binding, x509.UnrecognizedExtension) \
-            or not isinstance(public, ec.EllipticCurvePublicKey):
+    binding = _binding(cert, names)
+    if not isinstance(public, ec.EllipticCurvePublicKey):
         raise PinMismatch("peer certificate binding malformed")
     if names.get_values_for_type(x509.DNSName) != [server_name(peer.key_id)]:
         raise PinMismatch(f"peer certificate does not name key {peer.key_id}")
@@ -114,9 +122,48 @@ def verify_binding(cert_der: bytes, peer: PeerKey) -> bytes:
         cert.verify_directly_issued_by(cert)
     except (ValueError, TypeError, InvalidSignature):
         raise PinMismatch("peer certificate is not self-signed by its own key") from None
-    if not peer.verifies(binding.value, BINDING_DOMAIN + _spki(public)):
+    if not peer.verifies(binding, BINDING_DOMAIN + _spki(public)):
         raise PinMismatch(f"peer certificate is not bound to key {peer.key_id}")
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def is_legacy_certificate(pem: bytes) -> bool:
+    """Whether a (verified) certificate is version 1's, whose binding Go cannot parse."""
+    cert = x509.load_pem_x509_certificate(pem)
+    try:
+        cert.extensions.get_extension_for_oid(LEGACY_BINDING_OID)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _binding(cert: x509.Certificate, names: x509.SubjectAlternativeName) -> bytes:
+    """The Ed25519 signature a certificate carries: exactly one binding URI (version 2)
+    or, without any, version 1's extension; anything else is `PinMismatch`."""
+    uris = [uri for uri in names.get_values_for_type(x509.UniformResourceIdentifier)
+            if uri.startswith(BINDING_URI_PREFIX)]
+    if len(uris) > 1:
+        raise PinMismatch("peer certificate carries more than one identity binding")
+    if uris:
+        text = uris[0].removeprefix(BINDING_URI_PREFIX)
+        try:
+            signature = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except ValueError:
+            raise PinMismatch("peer certificate binding malformed") from None
+        if len(signature) != 64 or _b64url(signature) != text:
+            raise PinMismatch("peer certificate binding malformed")
+        return signature
+    try:
+        legacy = cert.extensions.get_extension_for_oid(LEGACY_BINDING_OID).value
+    except x509.ExtensionNotFound:
+        raise PinMismatch("peer certificate carries no identity binding") from None
+    if not isinstance(legacy, x509.UnrecognizedExtension):
+        raise PinMismatch("peer certificate binding malformed")
+    return legacy.value
 
 
 async def fetch_certificate(host: str, port: int) -> bytes:

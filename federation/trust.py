@@ -23,7 +23,7 @@ from typing import Any
 
 from federation.errors import KeyFileError, PinMismatch, TrustStoreError
 from federation.keys import PeerKey, parse_public_key, refuse_writable_by_others
-from federation.tls import certificate_der, verify_binding
+from federation.tls import certificate_der, is_legacy_certificate, verify_binding
 
 TRUST_FILENAME = "peers.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -94,6 +94,13 @@ class TrustStore:
     def without_certificates(self) -> list[Peer]:
         """Peers whose certificate is not known yet (they cannot connect)."""
         return [peer for peer in self if peer.certificate is None]
+
+    def needing_certificates(self) -> list[Peer]:
+        """Peers to fetch a certificate from: none known yet, or a version 1 one that the
+        peer replaces with version 2 when it upgrades (and this node's server, pinning
+        the old bytes, would refuse it until then)."""
+        return [peer for peer in self
+                if peer.certificate is None or is_legacy_certificate(peer.certificate)]
 
     def by_key_id(self, key_id: str) -> Peer | None:
         return self._by_key_id.get(key_id)

@@ -72,6 +72,23 @@ def test_init_creates_a_private_key_once_and_whoami_prints_it(tmp_path: Path) ->
     assert me["key_id"] in fed(home, "whoami").stdout
 
 
+def test_whoami_writes_the_tls_key_that_matches_its_certificate(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    home = tmp_path / "home"
+    fed(home, "init")
+    key_path = tmp_path / "me.key"
+    fed(home, "whoami", "--tls-key", str(key_path))
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    tls_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(fed(home, "whoami", "--certificate").stdout.encode())
+    assert cert.public_key() == tls_key.public_key()
+    again = fed(home, "whoami", "--tls-key", str(key_path), check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
 def test_a_group_or_world_readable_key_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     fed(home, "init")

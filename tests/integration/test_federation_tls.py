@@ -17,8 +17,11 @@ from federation.errors import PinMismatch, TrustStoreError
 from federation.keys import NodeKey
 from federation.tls import (
     BINDING_DOMAIN,
-    BINDING_OID,
+    BINDING_URI_PREFIX,
+    LEGACY_BINDING_OID,
+    _spki,
     derive_tls_key,
+    is_legacy_certificate,
     make_certificate,
     server_name,
     verify_binding,
@@ -198,7 +201,7 @@ def test_a_peer_cannot_bind_another_nodes_tls_key_to_itself() -> None:
               .add_extension(x509.SubjectAlternativeName(
                   [x509.DNSName(server_name(mallory.key_id))]), critical=False)
               .add_extension(x509.UnrecognizedExtension(
-                  BINDING_OID, mallory.sign(BINDING_DOMAIN + spki)), critical=False)
+                  LEGACY_BINDING_OID, mallory.sign(BINDING_DOMAIN + spki)), critical=False)
               .sign(derive_tls_key(mallory), hashes.SHA256()))  # not Bob's key: not self-signed
     pem = forged.public_bytes(serialization.Encoding.PEM)
     with pytest.raises(PinMismatch, match="self-signed"):
@@ -231,3 +234,84 @@ async def test_certificates_fetched_by_serve_survive_a_reload(tmp_path: Path) ->
                                     clock=alpha.clock) as client:
             row = await client.ask(alpha.as_peer(), NodeInfoQuestion())
     assert row.status == OK
+
+
+def legacy_certificate(key: NodeKey) -> bytes:
+    """A version 1 certificate: the binding in a private extension Go cannot parse."""
+    tls_key = derive_tls_key(key)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name(key.key_id))])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(tls_key.public_key()).serial_number(int(key.key_id, 16) | 1 << 64)
+            .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+            .not_valid_after(datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name(key.key_id))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.UnrecognizedExtension(
+                LEGACY_BINDING_OID,
+                key.sign(BINDING_DOMAIN + _spki(tls_key.public_key()))), critical=False)
+            .sign(tls_key, hashes.SHA256(), ecdsa_deterministic=True))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_binding_is_a_uri_every_x509_parser_reads() -> None:
+    """No object identifier arc above 2**31 (Go's parser, so grpcurl, rejects those)."""
+    key = NodeKey.generate()
+    _, pem = make_certificate(key)
+    cert = x509.load_pem_x509_certificate(pem)
+    for extension in cert.extensions:
+        arcs = [int(arc) for arc in extension.oid.dotted_string.split(".")]
+        assert max(arcs) < 2**31
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    (uri,) = names.get_values_for_type(x509.UniformResourceIdentifier)
+    assert uri.startswith(BINDING_URI_PREFIX) and not is_legacy_certificate(pem)
+
+
+def test_version_1_certificates_still_verify() -> None:
+    key = NodeKey.generate()
+    legacy = legacy_certificate(key)
+    assert is_legacy_certificate(legacy)
+    assert verify_binding(_der(legacy), key.public) == legacy
+    with pytest.raises(PinMismatch):
+        verify_binding(_der(legacy), NodeKey.generate().public)
+
+
+@pytest.mark.parametrize("text", ["", "AAAA", "!" * 86, "A" * 85 + "=", "A" * 87])
+def test_a_malformed_binding_uri_is_refused(text: str) -> None:
+    key = NodeKey.generate()
+    tls_key = derive_tls_key(key)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name(key.key_id))])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(tls_key.public_key()).serial_number(3)
+            .not_valid_before(NOW).not_valid_after(NOW + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName(server_name(key.key_id)),
+                x509.UniformResourceIdentifier(BINDING_URI_PREFIX + text)]), critical=False)
+            .sign(tls_key, hashes.SHA256()))
+    with pytest.raises(PinMismatch, match="malformed|not bound"):
+        verify_binding(cert.public_bytes(serialization.Encoding.DER), key.public)
+
+
+async def test_a_peer_that_pinned_a_version_1_certificate_accepts_the_upgraded_node() -> None:
+    """alpha pinned bravo's version 1 certificate; bravo now presents version 2."""
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust = alpha.trust
+        trust.add("bravo", bravo.address, bravo.key.public.text, legacy_certificate(bravo.key))
+        alpha.node.replace_trust(trust)
+        bravo.trust_key("alpha", alpha.key)
+
+        async def bravo_asks() -> str:
+            async with FederationClient(bravo.key, plaintext=False, deadline_s=5,
+                                        clock=alpha.clock) as client:
+                return (await client.ask(alpha.as_peer(), NodeInfoQuestion())).status
+
+        # TLS pins bytes: until alpha holds version 2 its handshake refuses bravo ...
+        assert await bravo_asks() == UNREACHABLE
+        # ... and `serve` fetches it (what it retries every peer_certificate_retry_s)
+        assert await alpha.node.fetch_missing_certificates() == 1
+        assert await bravo_asks() == OK
+        pinned = alpha.trust.by_name("bravo")
+        assert pinned is not None and pinned.certificate is not None
+        assert not is_legacy_certificate(pinned.certificate)
+        assert await alpha.node.fetch_missing_certificates() == 0
