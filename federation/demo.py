@@ -37,16 +37,61 @@ from node.home import init_home, open_store
 from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import profiler_from_config
 from node.query import StoreQuery, Thresholds
+from node.simulate.generate import generate
+from node.simulate.render import render_session
+from node.simulate.scenario import parse_scenario
+from node.simulate.signals import hassh_of
 from node.store import Store
 
+#: The demo's attackers, rendered by the simulator (`node.simulate`) and split
+#: between the operators by honeypot: one rotating actor with its own SSH
+#: client and typing rhythm works through honeypots of all three; another,
+#: on a sticky address, only through some; scanners everywhere.
+DEMO_SCENARIO = """
+corpus:
+  campaigns:
+    - campaign:
+        id: demo-ssh
+        duration_days: 4
+        actors:
+          - id: rotating-broker
+            asn: 64620
+            ip_pool: rotating
+            rotation_count: 6
+            rotation_asns: [64620, 64621, 64622]
+            hassh: "demo-broker-ssh-client"
+            keystroke_profile: 7
+            hours_active_utc: [1, 2, 3, 21, 22, 23]
+          - id: sticky-looter
+            asn: 64630
+            ja3: "771,4865-4866-4867-49195-49199,0-23-65281-10-11-35-16-5-13-43-45-51,29-23-24,0"
+            hassh: "demo-looter-ssh-client"
+            hours_active_utc: [10, 11, 12, 13]
+        phases:
+          - name: exploitation
+            actor: rotating-broker
+            tool_signature:
+              credentials: [["root", "123456"], ["admin", "admin"]]
+            target_selector: { count: 6 }
+          - name: discovery
+            actor: rotating-broker
+            target_selector: { count: 6 }
+          - name: collection
+            actor: sticky-looter
+            target_selector: { count: 3 }
+  noise:
+    scanner_count: 24
+"""
+DEMO_SEED = 1
+#: The honeypots of each operator (the simulator's decky-01 … decky-20).
+HONEYPOTS = {"north": range(1, 8), "east": range(8, 15), "south": range(15, 21)}
 #: A HASSH and a JA3 that the same tooling shows at several operators.
-SHARED_HASSH = "92674389fa1e47a27ddd8d9b63ecd42b"
+SHARED_HASSH = hassh_of("demo-broker-ssh-client")
 SHARED_JA3 = "e7d705a3286e19ea42f587b344ee6865"
-TARGET_DOMAIN = "victim-co.com"
+#: The mail target two operators saw (mail is not simulated: written below).
+TARGET_DOMAIN = "corp1.com"
 
 _SYSLOG = '<134>1 2026-03-{day}T{time}+00:00 {host} {app} - {msgid} [relay@55555 {sd}]'
-_COWRIE = ('{{"eventid": "cowrie.{eventid}", "src_ip": "{ip}", "session": "{session}", '
-           '"sensor": "{host}", "timestamp": "2026-03-{day}T{time}Z"{extra}}}')
 
 
 def _mail(day: str, time: str, host: str, ip: str, rcpt: str) -> str:
@@ -59,22 +104,10 @@ def _tls(day: str, time: str, host: str, ip: str, ja3: str) -> str:
                           sd=f'src_ip="{ip}" dst_port="443" ja3="{ja3}"')
 
 
-def _ssh_session(day: str, time: str, host: str, ip: str, session: str) -> list[str]:
-    def line(eventid: str, extra: str) -> str:
-        return _COWRIE.format(eventid=eventid, ip=ip, session=session, host=host, day=day,
-                              time=time, extra=extra)
-    return [
-        line("session.connect", ', "protocol": "ssh"'),
-        line("client.kex", f', "hassh": "{SHARED_HASSH}"'),
-        line("login.success", ', "username": "root", "password": "admin"'),
-        line("command.input", ', "input": "uname -a; cat /proc/cpuinfo"'),
-    ]
-
-
-#: What each operator's sensors saw. North and east see mail aimed at the same
-#: victim domain; east and south see the same SSH tooling from different IPs;
-#: north and south see the same TLS client.
-DEMO_LOGS: dict[str, list[str]] = {
+#: What the mail and web sensors saw, beside the simulated SSH honeypots. North
+#: and east see mail aimed at the same victim domain; north and south the same
+#: TLS client.
+SENSOR_LINES: dict[str, list[str]] = {
     "north": [
         _mail("02", "08:14:05.120334", "mail-01", "198.51.100.23", f"jane@{TARGET_DOMAIN}"),
         _mail("02", "08:14:06.004100", "mail-01", "198.51.100.23", f"ops@{TARGET_DOMAIN}"),
@@ -83,13 +116,24 @@ DEMO_LOGS: dict[str, list[str]] = {
     ],
     "east": [
         _mail("04", "22:40:12", "mx-east", "203.0.113.61", f"payroll@{TARGET_DOMAIN}"),
-        *_ssh_session("04", "23:00:00", "hp-east", "192.0.2.80", "c0ffee12ab34"),
     ],
     "south": [
-        *_ssh_session("06", "03:10:00", "hp-south", "198.51.100.99", "5eed5eed5eed"),
         _tls("06", "04:00:00", "web-south", "203.0.113.7", SHARED_JA3),
     ],
 }
+
+
+def demo_logs() -> dict[str, list[str]]:
+    """Each operator's sensor log: its share of the simulated sessions, then its mail
+    and web lines (the ingest does not need them in time order)."""
+    simulation = generate(parse_scenario(DEMO_SCENARIO, "demo"), DEMO_SEED)
+    owner = {f"decky-{n:02d}": name for name, numbers in HONEYPOTS.items() for n in numbers}
+    timed: dict[str, list[tuple[int, str]]] = {name: [] for name in HONEYPOTS}
+    for session in simulation.sessions:
+        timed[owner[session.honeypot]].extend(render_session(session))
+    return {name: [line for _, line in sorted(lines)] + SENSOR_LINES[name]
+            for name, lines in timed.items()}
+
 
 #: What north asks its peers.
 DEMO_QUESTIONS: tuple[Question, ...] = (
@@ -156,7 +200,7 @@ async def running_federation(base: Path) -> AsyncIterator[list[DemoNode]]:
     """Start the three demo nodes under ``base``; stop them on exit."""
     async with contextlib.AsyncExitStack() as stack:
         nodes: list[DemoNode] = []
-        for name, lines in DEMO_LOGS.items():
+        for name, lines in demo_logs().items():
             node = await build_node(base / name, name, lines)
             stack.push_async_callback(node.store.close)
             node.node.grace_s = 1.0
