@@ -527,7 +527,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
                                            plaintext=plaintext, health_listen=health_listen)
     except ListenError as exc:
         await store.close()
-        raise CommandError(f"{exc}: is another node (or program) using that port?") from None
+        raise CommandError(f"{exc}; is another node (or program) using that port? Choose"
+                           " another with --listen (or --health-listen)") from None
     except BaseException:
         await store.close()
         raise

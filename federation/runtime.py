@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -314,11 +315,28 @@ class ListenError(OSError):
 
 
 async def _listening(what: str, listen: str, starting: Awaitable[GrpcServer]) -> GrpcServer:
-    """gRPC's bind failures (RuntimeError or OSError) as one `ListenError` naming the listener."""
+    """gRPC's bind failures (RuntimeError or OSError) as one `ListenError` naming the
+    listener and the system's reason (gRPC's own text is a paragraph about its logs)."""
     try:
         return await starting
-    except (OSError, RuntimeError) as exc:
-        raise ListenError(f"cannot listen on {listen} ({what}): {exc}") from None
+    except (OSError, RuntimeError):
+        raise ListenError(f"cannot listen on {listen} ({what}): {_bind_failure(listen)}") \
+            from None
+
+
+def _bind_failure(listen: str) -> str:
+    """Why ``listen`` cannot be bound, asked of the system directly."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM)
+        for family, kind, proto, _, address in infos:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+    except (OSError, ValueError) as exc:
+        return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+    return "the address could not be bound"
 
 
 class HomeLock:

@@ -89,6 +89,23 @@ def test_whoami_writes_the_tls_key_that_matches_its_certificate(tmp_path: Path) 
     assert "Traceback" not in again.stderr
 
 
+def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path) -> None:
+    import socket
+
+    home = tmp_path / "home"
+    fed(home, "init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = fed(home, "serve", "--listen", address, "--health-listen", "",
+                   "--metrics-listen", "", check=False)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr  # no gRPC log lines around it
+    assert f"cannot listen on {address}" in done.stderr
+    assert "Address already in use" in done.stderr and "--listen" in done.stderr
+
+
 def test_a_group_or_world_readable_key_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     fed(home, "init")
