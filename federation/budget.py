@@ -1,4 +1,5 @@
-"""Per-peer budgets: a token bucket on requests, a daily cap on distinct questions.
+"""Per-peer budgets: a token bucket on requests, daily caps on distinct questions and on
+blind evaluations.
 
 The token bucket is charged before the signature check (it bounds the
 signature-verification work a peer can cause), to the peer the TLS handshake
@@ -28,6 +29,7 @@ class _Bucket:
 class _Day:
     day: int
     questions: set[bytes]
+    evaluations: int = 0
 
 
 class PeerBudgets:
@@ -62,6 +64,34 @@ class PeerBudgets:
                              " distinct questions used up")
         day.questions.add(question)
         return True
+
+    def charge_evaluations(self, key_id: str, count: int, now_s: float) -> None:
+        """Count ``count`` blind evaluations for today and spend a rate token for each
+        beyond the one the request already took; `OverBudget` charges nothing."""
+        day = self._today(key_id, now_s)
+        limit = self._policy.daily_blind_evaluations
+        if day.evaluations + count > limit:
+            raise OverBudget(f"daily budget of {limit} blind evaluations used up"
+                             f" ({day.evaluations} used, {count} asked)")
+        bucket = self._buckets.get(key_id)
+        if count > 1 and bucket is not None:
+            if bucket.tokens < count - 1:
+                raise OverBudget(f"rate limit: {self._policy.rate_per_s:g} blind evaluations/s,"
+                                 f" burst {self._policy.burst}")
+            bucket.tokens -= count - 1
+        day.evaluations += count
+
+    def refund_evaluations(self, key_id: str, count: int, now_s: float) -> None:
+        """Undo today's charge of ``count`` evaluations (their answer was never sent)."""
+        day = self._today(key_id, now_s)
+        day.evaluations = max(0, day.evaluations - count)
+
+    def restore_evaluations(self, key_id: str, day: int, count: int) -> None:
+        """Reload the evaluations charged on ``day`` before a restart."""
+        entry = self._days.get(key_id)
+        if entry is None or entry.day != day:
+            entry = self._days[key_id] = _Day(day, set())
+        entry.evaluations = max(entry.evaluations, count)
 
     def refund_question(self, key_id: str, question: bytes, now_s: float) -> None:
         """Undo today's charge of ``question`` (its answer was never sent)."""

@@ -49,7 +49,8 @@ _MAX_ANSWER_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class PeerAnswer:
-    """One peer's row: ``answer`` is set only when ``status`` is ``ok``."""
+    """One peer's row: ``answer`` is set only when ``status`` is ``ok``; ``mode`` says how
+    the question was asked ("open", or "blind": `federation.blind.asker`)."""
 
     peer: str
     address: str
@@ -57,6 +58,7 @@ class PeerAnswer:
     answer: Answer | None
     error: str | None
     latency_s: float
+    mode: str = "open"
 
 
 def split_address(address: str) -> tuple[str, int]:

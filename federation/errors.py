@@ -19,6 +19,7 @@
     ├── InvalidQuestion                  INVALID_ARGUMENT (well signed, not well formed)
     ├── StateUnavailable                 UNAVAILABLE (replay/budget state could not be saved)
     ├── NotServed                        UNIMPLEMENTED (this node does not serve the method)
+    ├── EpochOver                        FAILED_PRECONDITION (blind: that OPRF key is gone)
     └── PeerError                        client side: a peer's answer could not be used
         ├── PeerUnreachable              transport failure or deadline
         ├── PeerRefused                  the peer answered with a non-OK status
@@ -110,6 +111,10 @@ class NotServed(FederationError):
     """The method exists in the contract but this node does not serve it (gossip off)."""
 
 
+class EpochOver(FederationError):
+    """A blind question names an OPRF epoch whose key no longer (or not yet) evaluates."""
+
+
 class PeerError(FederationError):
     """Client side: asking one peer failed; the row in the report says why."""
 
@@ -159,6 +164,7 @@ STATUS_TABLE: Mapping[type[FederationError], grpc.StatusCode] = {
     InvalidQuestion: grpc.StatusCode.INVALID_ARGUMENT,
     StateUnavailable: grpc.StatusCode.UNAVAILABLE,
     NotServed: grpc.StatusCode.UNIMPLEMENTED,
+    EpochOver: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 #: Details sent for anything that is not a `FederationError` (no traceback, no repr).

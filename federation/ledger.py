@@ -1,7 +1,8 @@
 """The durable side of admission: accepted nonces and charged questions survive a restart.
 
 A request captured before a restart must be refused after it, and a daily
-budget used up before a restart must stay used up. The in-memory
+budget (of questions, or of blind evaluations) used up before a restart must
+stay used up. The in-memory
 `NonceCache` and `PeerBudgets` stay the fast path; this SQLite file in the
 node home (``federation.db``) is what they are reloaded from. A request's
 nonce (and its question charge) is committed *before* its answer is sent, so
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS questions (
     key_id TEXT NOT NULL, day INTEGER NOT NULL, question BLOB NOT NULL,
     PRIMARY KEY (key_id, day, question)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS evaluations (
+    key_id TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (key_id, day)
+) WITHOUT ROWID;
 """
 #: Commits between two prunes of expired nonces and past days.
 _PRUNE_EVERY = 1000
@@ -64,10 +69,20 @@ class QuestionRow:
     question: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class EvaluationRow:
+    """Blind evaluations charged to a peer on a day (added to what is stored)."""
+
+    key_id: str
+    day: int
+    count: int
+
+
 @dataclass(slots=True)
 class _Pending:
     nonces: list[NonceRow] = field(default_factory=list)
     questions: list[QuestionRow] = field(default_factory=list)
+    evaluations: list[EvaluationRow] = field(default_factory=list)
     done: asyncio.Future[None] | None = None
 
 
@@ -127,8 +142,15 @@ class Ledger:
                                     (day,)).fetchall()
         return [QuestionRow(k, d, bytes(q)) for k, d, q in rows]
 
+    def evaluations(self, day: int) -> list[EvaluationRow]:
+        """Blind evaluations charged on ``day``, per peer."""
+        with self._lock:
+            rows = self._db.execute("SELECT key_id, day, count FROM evaluations WHERE day = ?",
+                                    (day,)).fetchall()
+        return [EvaluationRow(k, d, c) for k, d, c in rows]
+
     async def record(self, nonces: Sequence[NonceRow], questions: Sequence[QuestionRow],
-                     now_ms: int) -> None:
+                     now_ms: int, evaluations: Sequence[EvaluationRow] = ()) -> None:
         """Commit the rows (with whatever else is pending); `StateUnavailable` if it fails."""
         loop = asyncio.get_running_loop()
         if self._loop is None or self._loop.is_closed():
@@ -141,6 +163,7 @@ class Ledger:
             loop.call_soon(self._flush, now_ms)
         pending.nonces.extend(nonces)
         pending.questions.extend(questions)
+        pending.evaluations.extend(evaluations)
         assert pending.done is not None
         await asyncio.shield(pending.done)
 
@@ -172,6 +195,10 @@ class Ledger:
                     self._db.executemany(
                         "INSERT OR IGNORE INTO questions VALUES (?, ?, ?)",
                         [(r.key_id, r.day, r.question) for r in pending.questions])
+                    self._db.executemany(
+                        "INSERT INTO evaluations VALUES (?, ?, ?) ON CONFLICT (key_id, day)"
+                        " DO UPDATE SET count = count + excluded.count",
+                        [(r.key_id, r.day, r.count) for r in pending.evaluations])
                     self._commits += 1
                     if self._commits % _PRUNE_EVERY == 0:
                         self._prune(now_ms)
@@ -186,6 +213,7 @@ class Ledger:
     def _prune(self, now_ms: int) -> None:
         self._db.execute("DELETE FROM nonces WHERE expires_ms < ?", (now_ms,))
         self._db.execute("DELETE FROM questions WHERE day < ?", (now_ms // 86_400_000 - 1,))
+        self._db.execute("DELETE FROM evaluations WHERE day < ?", (now_ms // 86_400_000 - 1,))
 
     def close(self) -> None:
         with self._lock:

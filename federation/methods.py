@@ -15,11 +15,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from federation.blind.table import RECORD_BYTES
 from federation.config import MAX_SCHEMA_VERSION, MIN_SCHEMA_VERSION, ServerLimits
 from federation.errors import InvalidQuestion, NotServed
 from federation.privacy import PrivacyPolicy
 from federation.snapshot import AnswerSnapshot
 from federation.wire import (
+    BLIND_EVALUATE,
+    BLIND_TABLE,
     FINGERPRINT_SEEN,
     GET_NODE_INFO,
     GOSSIP,
@@ -27,6 +30,10 @@ from federation.wire import (
     SIMHASH_NEAR,
     SMTP_TARGET_SEEN,
     Answer,
+    BlindEvaluateQuestion,
+    BlindEvaluation,
+    BlindTableChunk,
+    BlindTableQuestion,
     FingerprintQuestion,
     GossipAnswer,
     GossipExchange,
@@ -48,6 +55,7 @@ from node.query import (
 )
 
 if TYPE_CHECKING:  # the runtime wires them in; importing them here would cycle
+    from federation.blind.state import BlindAnswers
     from federation.gossip.engine import GossipEngine
     from federation.gossip.liveness import Liveness
 
@@ -64,7 +72,8 @@ class Checked:
 @dataclass(frozen=True, slots=True)
 class Answering:
     """What an answer may draw on: the snapshot, the policy, who this node is, who asks,
-    and this node's gossip (None when it does not gossip)."""
+    this node's gossip (None when it does not gossip), its blind answers (None when
+    it does not serve blind questions) and the time."""
 
     snapshot: AnswerSnapshot
     policy: PrivacyPolicy
@@ -73,6 +82,8 @@ class Answering:
     asker: str = ""
     gossip: GossipEngine | None = None
     liveness: Liveness | None = None
+    blind: BlindAnswers | None = None
+    now_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,9 @@ class Method:
     #: Federation upkeep (gossip, pings) a peer sends every few seconds: audited
     #: at most once a minute per peer, each line counting the calls it stands for.
     upkeep: bool = False
+    #: Blind evaluations the question asks for: each is charged to the daily
+    #: evaluation budget and one rate token (every guess costs one).
+    evaluations: Callable[[Any], int] | None = None
 
     def request_limit(self, limits: ServerLimits) -> int:
         """The largest request body this method accepts on a server with ``limits``."""
@@ -169,7 +183,54 @@ def _audit_gossip(answer: GossipAnswer) -> dict[str, object]:
 
 
 def _answer_info(_: Checked, node: Answering) -> Answer:
-    return NodeInfo(node.name, node.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION)
+    keys = () if node.blind is None else tuple(node.blind.keys.public_keys(node.now_s))
+    return NodeInfo(node.name, node.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION, keys)
+
+
+#: Bytes of records per BlindTable answer (well under a client's 4 MiB receive limit).
+TABLE_CHUNK_BYTES = 512 * 1024
+
+
+def _check_blind_evaluate(question: BlindEvaluateQuestion, policy: PrivacyPolicy) -> Checked:
+    if len(question.blinded) > policy.max_blind_batch:
+        raise InvalidQuestion(f"more than this node's {policy.max_blind_batch} blinded"
+                              " elements per request")
+    return Checked(question, None, b"blind-evaluate")
+
+
+def _answer_blind_evaluate(checked: Checked, node: Answering) -> Answer:
+    if node.blind is None:
+        raise NotServed("this node does not serve blind questions")
+    question = checked.question
+    assert isinstance(question, BlindEvaluateQuestion)
+    evaluation = node.blind.evaluate(question.epoch, question.blinded, node.now_s)
+    return BlindEvaluation(question.epoch, evaluation.evaluated_elements, evaluation.proof)
+
+
+async def _answer_blind_table(checked: Checked, node: Answering) -> Answer:
+    if node.blind is None:
+        raise NotServed("this node does not serve blind questions")
+    question = checked.question
+    assert isinstance(question, BlindTableQuestion)
+    table = await node.blind.table(question.epoch, node.snapshot, node.now_s)
+    header = table.header
+    unchanged = question.have_version == header.version
+    if not unchanged and question.offset > header.records:
+        raise InvalidQuestion(f"offset past the table's {header.records} records")
+    per = TABLE_CHUNK_BYTES // RECORD_BYTES
+    chunk = b"" if unchanged else \
+        table.records[question.offset * RECORD_BYTES:(question.offset + per) * RECORD_BYTES]
+    return BlindTableChunk(header.epoch, header.oprf_public_key, header.version,
+                           header.records, header.records_sha256, table.signature, unchanged,
+                           question.offset, chunk)
+
+
+def _audit_blind_evaluate(answer: BlindEvaluation) -> dict[str, object]:
+    return {"evaluations": len(answer.evaluated)}
+
+
+def _audit_blind_table(answer: BlindTableChunk) -> dict[str, object]:
+    return {"records": len(answer.chunk) // RECORD_BYTES, "unchanged": answer.unchanged}
 
 
 def _answer_smtp(checked: Checked, node: Answering) -> Answer:
@@ -218,6 +279,12 @@ TABLE: Mapping[str, Method] = {method.name: method for method in (
     Method(PING, PingQuestion, charged=False, max_request_bytes=16 * 1024,
            check=lambda q, _: Checked(q, None, b"ping"), answer=_answer_ping,
            audit=_audit_ping, upkeep=True),
+    Method(BLIND_EVALUATE, BlindEvaluateQuestion, charged=False, max_request_bytes=4096,
+           check=_check_blind_evaluate, answer=_answer_blind_evaluate,
+           audit=_audit_blind_evaluate, evaluations=lambda q: len(q.blinded)),
+    Method(BLIND_TABLE, BlindTableQuestion, charged=False, max_request_bytes=64,
+           check=lambda q, _: Checked(q, None, b"blind-table"), answer=_answer_blind_table,
+           audit=_audit_blind_table, upkeep=True),
 )}
 
 

@@ -47,15 +47,39 @@ class PrivacyPolicy:
     daily_distinct_questions: int = 500
     #: JSON-lines audit log of answered questions, relative to the node home.
     audit_log_path: str = "audit.log"
+    #: Serve blind questions (docs/protocol.md, "Blind questions"): peers ask
+    #: without this node learning what. Off: NodeInfo lists no OPRF key and
+    #: peers ask the open way.
+    blind_enabled: bool = True
+    #: Seconds one OPRF key (and the blind answer table built with it) lives
+    #: before the next replaces it. Shorter makes a captured table useless
+    #: sooner and costs a full table download per peer per epoch.
+    blind_epoch_s: int = DAY_S
+    #: Seconds after an epoch ends during which its key still evaluates (a
+    #: question in flight across the boundary); then the key is deleted.
+    blind_grace_s: int = 600
+    #: Blind evaluations a peer may ask per UTC day (each blinded element is
+    #: one, and costs one rate token): every guess at a domain or fingerprint
+    #: costs one, so this bounds enumeration as ``daily_distinct_questions``
+    #: does for open ones. Kept across restarts.
+    daily_blind_evaluations: int = 500
+    #: Blinded elements one request may carry.
+    max_blind_batch: int = 64
 
     def __post_init__(self) -> None:
         for name in ("min_count", "min_distinct_attackers", "time_granularity_s", "burst",
-                     "daily_distinct_questions", "answer_refresh_s"):
+                     "daily_distinct_questions", "answer_refresh_s", "blind_epoch_s",
+                     "daily_blind_evaluations", "max_blind_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be ≥ 1, got {getattr(self, name)!r}")
         if not 0 <= self.max_simhash_distance <= 64:
             raise ValueError(
                 f"max_simhash_distance: must be 0..64, got {self.max_simhash_distance}")
+        if not 0 <= self.blind_grace_s < self.blind_epoch_s:
+            raise ValueError(f"blind_grace_s: must be 0 .. blind_epoch_s - 1, got"
+                             f" {self.blind_grace_s!r}")
+        if self.max_blind_batch > 1024:
+            raise ValueError(f"max_blind_batch: must be ≤ 1024, got {self.max_blind_batch!r}")
         if not self.rate_per_s > 0:
             raise ValueError(f"rate_per_s: must be > 0, got {self.rate_per_s!r}")
 
@@ -66,7 +90,8 @@ class PrivacyPolicy:
     @classmethod
     def local(cls) -> PrivacyPolicy:
         """Generous budgets for tests, demos and benchmarks on one machine."""
-        return cls(rate_per_s=1e6, burst=1_000_000, daily_distinct_questions=1_000_000)
+        return cls(rate_per_s=1e6, burst=1_000_000, daily_distinct_questions=1_000_000,
+                   daily_blind_evaluations=1_000_000)
 
 
 def coarsen_us(time_us: int | None, granularity_s: int) -> int | None:

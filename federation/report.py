@@ -50,7 +50,7 @@ _ROW_FIELDS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
 def answer_row(row: PeerAnswer) -> dict[str, Any]:
     """One peer's row of the JSON report."""
     out: dict[str, Any] = {"peer": row.peer, "address": row.address, "status": row.status,
-                           "latency_ms": round(row.latency_s * 1000, 3)}
+                           "mode": row.mode, "latency_ms": round(row.latency_s * 1000, 3)}
     if row.answer is not None:
         out.update(_ROW_FIELDS[type(row.answer)](row.answer))
     if row.error is not None:
@@ -86,8 +86,8 @@ def _day(text: str | None) -> str:
 def print_report(report: dict[str, Any]) -> None:
     summary = report["summary"]
     if "peers_matched" in summary:
-        print_table(["PEER", "STATUS", "MATCH", "WITHIN", "CLOSEST", "LATENCY", "NOTE"], [
-            (a["peer"], a["status"], _yes(a.get("match")), a.get("count_within", "-"),
+        print_table(["PEER", "MODE", "STATUS", "MATCH", "WITHIN", "CLOSEST", "LATENCY", "NOTE"], [
+            (a["peer"], a["mode"], a["status"], _yes(a.get("match")), a.get("count_within", "-"),
              a.get("min_distance") if a.get("min_distance") is not None else "-",
              f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
             for a in report["answers"]])
@@ -96,8 +96,9 @@ def print_report(report: dict[str, Any]) -> None:
               f" {summary['total_within']} in total, closest"
               f" {summary['min_distance'] if summary['min_distance'] is not None else '-'}")
         return
-    print_table(["PEER", "STATUS", "SEEN", "COUNT", "FIRST SEEN", "LAST SEEN", "LATENCY", "NOTE"],
-                [(a["peer"], a["status"], _yes(a.get("seen")), a.get("count", "-"),
+    print_table(["PEER", "MODE", "STATUS", "SEEN", "COUNT", "FIRST SEEN", "LAST SEEN", "LATENCY",
+                 "NOTE"],
+                [(a["peer"], a["mode"], a["status"], _yes(a.get("seen")), a.get("count", "-"),
                   _day(a.get("first_seen")), _day(a.get("last_seen")),
                   f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
                  for a in report["answers"]])

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from federation.audit import AuditLog
+from federation.blind.epochs import EpochKeys
+from federation.blind.state import BlindAnswers
 from federation.client import FederationClient, peer_certificate
 from federation.config import FederationConfig, ServerLimits
 from federation.errors import HomeFileError, PeerError, PinMismatch, TrustStoreError
@@ -272,6 +274,8 @@ class FederationNode:
             self.metrics.close()
         self.audit.close()
         self.ledger.close()
+        if self.service.blind is not None:
+            self.service.blind.keys.close()
         if self.lock is not None:
             self.lock.release()
 
@@ -290,11 +294,24 @@ async def start_node(*, key: NodeKey, name: str, trust: TrustStore, query: NodeQ
                      limits: ServerLimits, policy: PrivacyPolicy, audit: AuditLog,
                      ledger: Ledger, clock: Clock = time.time,
                      peers_path: Path | None = None,
-                     certificate_retry_s: float = 30.0) -> FederationNode:
-    """Take the first snapshot, then open both listeners (nothing is served half-ready)."""
+                     certificate_retry_s: float = 30.0,
+                     blind_keys_path: Path | None = None) -> FederationNode:
+    """Take the first snapshot, then open both listeners (nothing is served half-ready).
+
+    With ``policy.blind_enabled`` the node serves blind questions, its epoch keys
+    kept in ``blind_keys_path`` (None: in memory, for tests).
+    """
     service = FederationService(key=key, name=name, trust=trust, query=query, limits=limits,
                                 policy=policy, audit=audit, ledger=ledger, clock=clock)
-    await service.refresh()
+    if policy.blind_enabled:
+        service.blind = BlindAnswers(key, EpochKeys(blind_keys_path, epoch_s=policy.blind_epoch_s,
+                                                    grace_s=policy.blind_grace_s))
+    try:
+        await service.refresh()
+    except BaseException:
+        if service.blind is not None:
+            service.blind.keys.close()
+        raise
     certificates = None if plaintext else PeerCertificates(key, trust)
     server = await _listening("federation port", listen,
                               start_server(service, listen, limits=limits,
@@ -391,7 +408,8 @@ async def start_configured_node(fed: FederationConfig, key: NodeKey, query: Node
             plaintext=fed.settings.plaintext if plaintext is None else plaintext,
             limits=fed.limits, policy=fed.privacy, audit=audit, ledger=ledger,
             peers_path=fed.peers_path,
-            certificate_retry_s=fed.settings.peer_certificate_retry_s)
+            certificate_retry_s=fed.settings.peer_certificate_retry_s,
+            blind_keys_path=fed.state_path)
         cleanup.pop_all()
     node.lock = lock
     return node

@@ -36,7 +36,7 @@ from federation.errors import (
 )
 from federation.gate import Admitted, Gate, Metadata
 from federation.keys import NodeKey
-from federation.ledger import Ledger, NonceRow, QuestionRow
+from federation.ledger import EvaluationRow, Ledger, NonceRow, QuestionRow
 from federation.methods import TABLE, Answering, Checked, Method, method_named
 from federation.metrics import Metrics, short_method
 from federation.privacy import DAY_S, PrivacyPolicy
@@ -46,6 +46,7 @@ from federation.wire import decode_question, encode_answer, question_json
 from node.query import NodeQuery, Thresholds
 
 if TYPE_CHECKING:  # the runtime wires them in; importing them here would cycle
+    from federation.blind.state import BlindAnswers
     from federation.gossip.engine import GossipEngine
     from federation.gossip.liveness import Liveness
 
@@ -85,6 +86,8 @@ class FederationService:
         #: and Ping methods are not served).
         self.gossip: GossipEngine | None = None
         self.liveness: Liveness | None = None
+        #: Blind evaluations and tables (None: blind questions are not served).
+        self.blind: BlindAnswers | None = None
         #: Counted and timed calls, when the node serves metrics.
         self.metrics: Metrics | None = None
         self._upkeep_audit = AuditThrottle(rate_per_s=1 / 60, burst=1)
@@ -103,6 +106,8 @@ class FederationService:
             by_key[row.key_id].append(row.question)
         for key_id, questions in by_key.items():
             self._budgets.restore(key_id, today, questions)
+        for evaluated in self._ledger.evaluations(today):
+            self._budgets.restore_evaluations(evaluated.key_id, today, evaluated.count)
 
     @property
     def snapshot(self) -> AnswerSnapshot:
@@ -121,6 +126,8 @@ class FederationService:
     async def refresh(self) -> AnswerSnapshot:
         """Retake the answer snapshot (at start, then every ``answer_refresh_s``)."""
         self._snapshot = await take_snapshot(self._query, self._policy, self._clock())
+        if self.blind is not None:
+            await self.blind.prepare(self._snapshot, self._clock())
         return self._snapshot
 
     async def handle(self, method: str, body: bytes, metadata: Metadata, *,
@@ -163,17 +170,22 @@ class FederationService:
             raise
         checked: Checked | None = None
         charge: list[QuestionRow] = []
+        evaluations: list[EvaluationRow] = []
         try:
             checked, charge = self._check_and_charge(admitted, spec, body, now_s)
+            evaluations = self._charge_evaluations(admitted, spec, checked, now_s)
             answered = spec.answer(checked, Answering(
                 self._snapshot, self._policy, self._name, self._key.key_id,
-                admitted.peer.key.key_id, self.gossip, self.liveness))
+                admitted.peer.key.key_id, self.gossip, self.liveness, self.blind, now_s))
             answer = await answered if inspect.isawaitable(answered) else answered
             response = encode_answer(answer, admitted.envelope.schema_version, method)
-            await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000))
+            await self._ledger.record([self._nonce_row(admitted)], charge, int(now_s * 1000),
+                                      evaluations)
         except FederationError as exc:
             if isinstance(exc, StateUnavailable) and charge:
                 self._budgets.refund_question(charge[0].key_id, charge[0].question, now_s)
+            for row in evaluations:  # nothing was evaluated for them, or it was never sent
+                self._budgets.refund_evaluations(row.key_id, row.count, now_s)
             self.audit_refusal(admitted.peer.key.key_id, method, exc, checked)
             await self._keep_nonce(admitted, now_s)
             raise
@@ -208,6 +220,15 @@ class FederationService:
         if not self._budgets.charge_question(key_id, hashed, now_s):
             return checked, []
         return checked, [QuestionRow(key_id, int(now_s // DAY_S), hashed)]
+
+    def _charge_evaluations(self, admitted: Admitted, spec: Method, checked: Checked,
+                            now_s: float) -> list[EvaluationRow]:
+        if spec.evaluations is None:
+            return []
+        count = spec.evaluations(checked.question)
+        key_id = admitted.peer.key.key_id
+        self._budgets.charge_evaluations(key_id, count, now_s)
+        return [EvaluationRow(key_id, int(now_s // DAY_S), count)]
 
     @staticmethod
     def _nonce_row(admitted: Admitted) -> NonceRow:

@@ -27,7 +27,10 @@ FINGERPRINT_SEEN = f"/{SERVICE}/FingerprintSeen"
 SIMHASH_NEAR = f"/{SERVICE}/SimhashNear"
 GOSSIP = f"/{SERVICE}/Gossip"
 PING = f"/{SERVICE}/Ping"
-METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR, GOSSIP, PING)
+BLIND_EVALUATE = f"/{SERVICE}/BlindEvaluate"
+BLIND_TABLE = f"/{SERVICE}/BlindTable"
+METHODS = (GET_NODE_INFO, SMTP_TARGET_SEEN, FINGERPRINT_SEEN, SIMHASH_NEAR, GOSSIP, PING,
+           BLIND_EVALUATE, BLIND_TABLE)
 #: Rumours one ping may carry.
 MAX_MEMBER_UPDATES = 64
 #: Bounds of one gossip message, checked before anything is merged.
@@ -35,6 +38,9 @@ MAX_DIGEST_ENTRIES = 10_000
 MAX_DELTAS = 10_000
 MAX_KEY_ID = 64
 
+#: Blinded elements one request may carry on the wire (a node's policy may say fewer).
+MAX_BLIND_BATCH = 1024
+_ELEMENT_BYTES = 32
 _MAX_DOMAIN = 253
 _MAX_KIND = 32
 _MAX_VALUE = 512
@@ -78,8 +84,25 @@ class PingQuestion:
     request: pb.PingRequest
 
 
+@dataclass(frozen=True, slots=True)
+class BlindEvaluateQuestion:
+    """Evaluate ``epoch``'s OPRF key on these blinded elements (one per question)."""
+
+    epoch: int
+    blinded: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTableQuestion:
+    """Records of ``epoch``'s blind table from ``offset``; ``have_version`` held already."""
+
+    epoch: int
+    have_version: int = 0
+    offset: int = 0
+
+
 Question = NodeInfoQuestion | SmtpQuestion | FingerprintQuestion | SimhashQuestion \
-    | GossipExchange | PingQuestion
+    | GossipExchange | PingQuestion | BlindEvaluateQuestion | BlindTableQuestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +111,30 @@ class NodeInfo:
     key_id: str
     min_schema_version: int
     max_schema_version: int
+    #: ``(epoch, OPRF public key)`` of the keys it evaluates blind questions with.
+    oprf_keys: tuple[tuple[int, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BlindEvaluation:
+    epoch: int
+    evaluated: tuple[bytes, ...]
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTableChunk:
+    """One chunk of a signed blind table (``unchanged``: the asker's version is current)."""
+
+    epoch: int
+    oprf_public_key: bytes
+    version: int
+    records: int
+    records_sha256: bytes
+    signature: bytes
+    unchanged: bool
+    offset: int
+    chunk: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +155,8 @@ class PingAnswer:
     response: pb.PingResponse
 
 
-Answer = NodeInfo | SeenAnswer | NearAggregate | GossipAnswer | PingAnswer
+Answer = NodeInfo | SeenAnswer | NearAggregate | GossipAnswer | PingAnswer | BlindEvaluation \
+    | BlindTableChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +219,40 @@ def _ping_from(message: pb.PingRequest) -> PingQuestion:
     return PingQuestion(message)
 
 
+def _blind_evaluate_from(message: pb.BlindEvaluateRequest) -> BlindEvaluateQuestion:
+    if not 0 < len(message.blinded_elements) <= MAX_BLIND_BATCH:
+        raise InvalidQuestion(f"1..{MAX_BLIND_BATCH} blinded elements per request")
+    if any(len(element) != _ELEMENT_BYTES for element in message.blinded_elements):
+        raise InvalidQuestion(f"a blinded element is {_ELEMENT_BYTES} bytes")
+    return BlindEvaluateQuestion(message.epoch, tuple(message.blinded_elements))
+
+
+def _node_info_to(answer: NodeInfo, version: int) -> pb.NodeInfo:
+    return pb.NodeInfo(schema_version=version, name=answer.name, key_id=answer.key_id,
+                       min_schema_version=answer.min_schema_version,
+                       max_schema_version=answer.max_schema_version,
+                       oprf_keys=[pb.OprfKey(epoch=e, public_key=k) for e, k in answer.oprf_keys])
+
+
+def _node_info_from(message: pb.NodeInfo) -> NodeInfo:
+    return NodeInfo(message.name, message.key_id, message.min_schema_version,
+                    message.max_schema_version,
+                    tuple((key.epoch, key.public_key) for key in message.oprf_keys[:4]))
+
+
+def _table_chunk_to(answer: BlindTableChunk, version: int) -> pb.BlindTableResponse:
+    return pb.BlindTableResponse(
+        schema_version=version, epoch=answer.epoch, oprf_public_key=answer.oprf_public_key,
+        version=answer.version, records=answer.records, records_sha256=answer.records_sha256,
+        signature=answer.signature, unchanged=answer.unchanged, offset=answer.offset,
+        chunk=answer.chunk)
+
+
+def _table_chunk_from(m: pb.BlindTableResponse) -> BlindTableChunk:
+    return BlindTableChunk(m.epoch, m.oprf_public_key, m.version, m.records, m.records_sha256,
+                           m.signature, m.unchanged, m.offset, m.chunk)
+
+
 def _gossip_json(exchange: GossipExchange) -> dict[str, object]:
     """Counts only: a digest or a record says nothing an audit log should keep."""
     request = exchange.request
@@ -202,12 +284,8 @@ CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
     Codec(GET_NODE_INFO, NodeInfoQuestion, pb.GetNodeInfoRequest, pb.NodeInfo,
           to_request=lambda q, v: pb.GetNodeInfoRequest(schema_version=v),
           from_request=_info_from,
-          to_response=lambda a, v: pb.NodeInfo(
-              schema_version=v, name=a.name, key_id=a.key_id,
-              min_schema_version=a.min_schema_version,
-              max_schema_version=a.max_schema_version),
-          from_response=lambda m: NodeInfo(m.name, m.key_id, m.min_schema_version,
-                                           m.max_schema_version),
+          to_response=_node_info_to,
+          from_response=_node_info_from,
           question_json=lambda q: {"kind": "node_info"}),
     Codec(SMTP_TARGET_SEEN, SmtpQuestion, pb.SmtpTargetSeenRequest, pb.SmtpTargetSeenResponse,
           to_request=lambda q, v: pb.SmtpTargetSeenRequest(schema_version=v, domain=q.domain),
@@ -253,6 +331,27 @@ CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
           from_response=PingAnswer,
           question_json=lambda q: {"kind": "ping", "ping_req": bool(q.request.target),
                                    "updates": len(q.request.updates)}),
+    Codec(BLIND_EVALUATE, BlindEvaluateQuestion, pb.BlindEvaluateRequest,
+          pb.BlindEvaluateResponse,
+          to_request=lambda q, v: pb.BlindEvaluateRequest(schema_version=v, epoch=q.epoch,
+                                                          blinded_elements=q.blinded),
+          from_request=_blind_evaluate_from,
+          to_response=lambda a, v: pb.BlindEvaluateResponse(
+              schema_version=v, epoch=a.epoch, evaluated_elements=a.evaluated, proof=a.proof),
+          from_response=lambda m: BlindEvaluation(m.epoch, tuple(m.evaluated_elements),
+                                                  m.proof),
+          # how many and when: never the elements (they are random, but say nothing)
+          question_json=lambda q: {"kind": "blind evaluation", "epoch": q.epoch,
+                                   "evaluations": len(q.blinded)}),
+    Codec(BLIND_TABLE, BlindTableQuestion, pb.BlindTableRequest, pb.BlindTableResponse,
+          to_request=lambda q, v: pb.BlindTableRequest(schema_version=v, epoch=q.epoch,
+                                                       have_version=q.have_version,
+                                                       offset=q.offset),
+          from_request=lambda m: BlindTableQuestion(m.epoch, m.have_version, m.offset),
+          to_response=_table_chunk_to,
+          from_response=_table_chunk_from,
+          question_json=lambda q: {"kind": "blind table", "epoch": q.epoch,
+                                   "offset": q.offset}),
 )}
 _BY_QUESTION: Mapping[type[Any], Codec] = {codec.question: codec for codec in CODECS.values()}
 

@@ -22,6 +22,7 @@ Each record key encrypts exactly one plaintext, once: the nonce is fixed.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import struct
 from collections.abc import Iterable, Mapping
@@ -217,8 +218,10 @@ def verify_table(table: SignedTable, peer: PeerKey, *, epoch: int,
 def table_items(smtp: Mapping[str, SharedSeen],
                 fingerprints: Mapping[tuple[str, str], SharedSeen]
                 ) -> dict[bytes, SharedSeen]:
-    """The PRF inputs of everything a snapshot shares, with their aggregates."""
-    items = {smtp_item(domain): seen for domain, seen in smtp.items() if seen.seen}
+    """The PRF inputs of everything a snapshot shares, with exactly the aggregates the open
+    path answers (an SMTP answer has never carried distinct attackers)."""
+    items = {smtp_item(domain): dataclasses.replace(seen, distinct_attackers=0)
+             for domain, seen in smtp.items() if seen.seen}
     items.update((fingerprint_item(kind, value), seen)
                  for (kind, value), seen in fingerprints.items() if seen.seen)
     return items

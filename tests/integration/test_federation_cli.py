@@ -170,8 +170,8 @@ def test_serve_and_query_over_tls_end_to_end(
         "latest": "2026-03-02T00:00:00Z"}
 
     table = fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha").stdout
-    assert table.splitlines()[0].split() == ["PEER", "STATUS", "SEEN", "COUNT", "FIRST", "SEEN",
-                                             "LAST", "SEEN", "LATENCY", "NOTE"]
+    assert table.splitlines()[0].split() == ["PEER", "MODE", "STATUS", "SEEN", "COUNT", "FIRST",
+                                             "SEEN", "LAST", "SEEN", "LATENCY", "NOTE"]
     assert "seen by 1 of 1 peers" in table
     fingerprint = json_out(fed(bravo, "query", "fingerprint", "ja3",
                                "e7d705a3286e19ea42f587b344ee6865", "--peer", "alpha", "--json"))

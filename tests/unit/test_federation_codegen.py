@@ -31,8 +31,9 @@ def test_every_request_response_and_signed_record_carries_schema_version() -> No
         assert "schema_version" in message.fields_by_name, message.name
 
 
-def test_service_has_the_six_methods() -> None:
+def test_service_has_the_eight_methods() -> None:
     service = pb.DESCRIPTOR.services_by_name["Federation"]
     assert service.full_name == "decnet.federation.v1.Federation"
     assert set(service.methods_by_name) == {
-        "GetNodeInfo", "SmtpTargetSeen", "FingerprintSeen", "SimhashNear", "Gossip", "Ping"}
+        "GetNodeInfo", "SmtpTargetSeen", "FingerprintSeen", "SimhashNear", "Gossip", "Ping",
+        "BlindEvaluate", "BlindTable"}

@@ -24,6 +24,7 @@ ROWS = [
     (errors.InvalidQuestion, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.StateUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.NotServed, grpc.StatusCode.UNIMPLEMENTED),
+    (errors.EpochOver, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.FederationError, grpc.StatusCode.INTERNAL),
 ]
 

@@ -52,18 +52,86 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self, schema_version: _Optional[int] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("schema_version", "name", "key_id", "min_schema_version", "max_schema_version")
+    __slots__ = ("schema_version", "name", "key_id", "min_schema_version", "max_schema_version", "oprf_keys")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     MIN_SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OPRF_KEYS_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     name: str
     key_id: str
     min_schema_version: int
     max_schema_version: int
-    def __init__(self, schema_version: _Optional[int] = ..., name: _Optional[str] = ..., key_id: _Optional[str] = ..., min_schema_version: _Optional[int] = ..., max_schema_version: _Optional[int] = ...) -> None: ...
+    oprf_keys: _containers.RepeatedCompositeFieldContainer[OprfKey]
+    def __init__(self, schema_version: _Optional[int] = ..., name: _Optional[str] = ..., key_id: _Optional[str] = ..., min_schema_version: _Optional[int] = ..., max_schema_version: _Optional[int] = ..., oprf_keys: _Optional[_Iterable[_Union[OprfKey, _Mapping]]] = ...) -> None: ...
+
+class OprfKey(_message.Message):
+    __slots__ = ("epoch", "public_key")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    public_key: bytes
+    def __init__(self, epoch: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class BlindEvaluateRequest(_message.Message):
+    __slots__ = ("schema_version", "epoch", "blinded_elements")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BLINDED_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    epoch: int
+    blinded_elements: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., blinded_elements: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class BlindEvaluateResponse(_message.Message):
+    __slots__ = ("schema_version", "epoch", "evaluated_elements", "proof")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    epoch: int
+    evaluated_elements: _containers.RepeatedScalarFieldContainer[bytes]
+    proof: bytes
+    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., evaluated_elements: _Optional[_Iterable[bytes]] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class BlindTableRequest(_message.Message):
+    __slots__ = ("schema_version", "epoch", "have_version", "offset")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HAVE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    epoch: int
+    have_version: int
+    offset: int
+    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., have_version: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class BlindTableResponse(_message.Message):
+    __slots__ = ("schema_version", "epoch", "oprf_public_key", "version", "records", "records_sha256", "signature", "unchanged", "offset", "chunk")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OPRF_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    epoch: int
+    oprf_public_key: bytes
+    version: int
+    records: int
+    records_sha256: bytes
+    signature: bytes
+    unchanged: bool
+    offset: int
+    chunk: bytes
+    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., oprf_public_key: _Optional[bytes] = ..., version: _Optional[int] = ..., records: _Optional[int] = ..., records_sha256: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., unchanged: _Optional[bool] = ..., offset: _Optional[int] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class SmtpTargetSeenRequest(_message.Message):
     __slots__ = ("schema_version", "domain")

@@ -1,0 +1,151 @@
+"""Blind questions between real nodes over mutual TLS: the same aggregates as the open path,
+and the answering node never learns the item."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import pytest
+
+from federation.audit import AuditLog
+from federation.blind.asker import BLIND, NOT_BLIND, TableCache, ask_blind
+from federation.client import BAD_ANSWER, OK, REFUSED
+from federation.ledger import Ledger
+from federation.privacy import PrivacyPolicy
+from federation.wire import FingerprintQuestion, SeenAnswer, SmtpQuestion
+from node.query import StoreQuery
+from tests.federation_helpers import FakeQuery, mail_line, tls_line
+from tests.integration.federation_nodes import (
+    client_for,
+    ingest,
+    running_node,
+    store_nodes,
+    trust_each_other,
+)
+
+JA3 = "e7d705a3286e19ea42f587b344ee6865"
+NEVER = "never-seen-7f3a9c.org"
+
+
+def write_log(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_a_blind_question_gets_the_open_answer_and_unseen_is_not_seen(
+        tmp_path: Path) -> None:
+    bravo_log = write_log(tmp_path / "bravo.log", [
+        mail_line("203.0.113.9", "ceo", "corp1.com"),
+        mail_line("203.0.113.10", "cfo", "corp1.com", when="2026-03-04T23:59:00+00:00"),
+        tls_line("192.0.2.2", JA3), tls_line("192.0.2.3", JA3),
+    ])
+    async with store_nodes(tmp_path, {"alpha": [], "bravo": [bravo_log]}) as (alpha, _):
+        questions = [SmtpQuestion("CORP1.com"), SmtpQuestion(NEVER),
+                     FingerprintQuestion("ja3", JA3.upper())]
+        async with client_for(alpha) as client:
+            opened = [await client.ask_all(alpha.trust, q) for q in questions]
+            blind = await ask_blind(client, list(alpha.trust), questions,
+                                    TableCache(tmp_path / "cache"))
+    for (open_row,), (blind_row,) in zip(opened, blind, strict=True):
+        assert blind_row.status == OK and blind_row.mode == BLIND, blind_row.error
+        assert isinstance(open_row.answer, SeenAnswer)
+        assert isinstance(blind_row.answer, SeenAnswer)
+        assert blind_row.answer.seen == open_row.answer.seen  # day granularity: the same
+    smtp, never, ja3 = (rows[0].answer for rows in blind)
+    assert smtp.seen.count == 2 and not never.seen.seen  # type: ignore[union-attr]
+    assert ja3.seen.distinct_attackers == 2  # type: ignore[union-attr]
+
+
+async def test_the_answering_node_keeps_no_trace_of_the_item(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Store, federation state, audit log and logs of the answering node, byte for byte."""
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "bravo"
+    store = await ingest(home, [write_log(tmp_path / "b.log", [
+        mail_line("203.0.113.9", "ceo", "corp1.com")])])
+    try:
+        async with running_node("alpha", FakeQuery()) as alpha, \
+                running_node("bravo", StoreQuery(store), audit=AuditLog(home / "audit.log"),
+                             ledger=Ledger(home / "federation.db")) as bravo:
+            trust_each_other([alpha, bravo])
+            async with client_for(alpha) as client:
+                (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion(NEVER)],
+                                          TableCache(None))
+            assert rows[0].status == OK
+            assert not rows[0].answer.seen.seen  # type: ignore[union-attr]
+    finally:
+        await store.close()
+    audit = (home / "audit.log").read_text(encoding="utf-8")
+    assert '"blind evaluation"' in audit and '"evaluations":1' in audit
+    needle = NEVER.encode()
+    files = [path for path in home.rglob("*") if path.is_file()]
+    assert {p.name for p in files} >= {"node.db", "audit.log", "federation.db"}
+    for path in files:
+        assert needle not in path.read_bytes(), path
+    assert NEVER not in caplog.text
+
+
+async def test_a_node_without_blind_questions_is_a_row_saying_so(tmp_path: Path) -> None:
+    closed = dataclasses.replace(PrivacyPolicy.local(), blind_enabled=False)
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery(), policy=closed) as bravo:
+        trust_each_other([alpha, bravo])
+        async with client_for(alpha) as client:
+            (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
+                                      TableCache(None))
+    assert (rows[0].status, rows[0].answer) == (NOT_BLIND, None)
+
+
+async def test_a_tampered_evaluation_or_foreign_table_is_a_bad_answer(tmp_path: Path) -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust_each_other([alpha, bravo])
+        blind = bravo.service.blind
+        assert blind is not None
+        honest_evaluate = blind.evaluate
+
+        def tampered(epoch, blinded, now_s):  # type: ignore[no-untyped-def]
+            evaluation = honest_evaluate(epoch, blinded, now_s)
+            proof = bytes([evaluation.proof[0] ^ 1]) + evaluation.proof[1:]
+            return dataclasses.replace(evaluation, proof=proof)
+
+        blind.evaluate = tampered  # type: ignore[method-assign]
+        async with client_for(alpha) as client:
+            (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
+                                      TableCache(None))
+        assert rows[0].status in (BAD_ANSWER, REFUSED) and rows[0].answer is None
+        assert rows[0].status == BAD_ANSWER, rows[0].error
+
+
+async def test_answers_stay_correct_across_an_epoch_boundary(tmp_path: Path) -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust_each_other([alpha, bravo])
+        blind = bravo.service.blind
+        assert blind is not None
+        epoch_s = blind.keys.epoch_s
+        cache = TableCache(tmp_path / "cache")
+
+        async def seen() -> tuple[str, bool | None]:
+            async with client_for(alpha) as client:
+                (rows,) = await ask_blind(client, list(alpha.trust),
+                                          [SmtpQuestion("corp1.com")], cache)
+            row = rows[0]
+            return row.status, None if row.answer is None \
+                else row.answer.seen.seen  # type: ignore[union-attr]
+
+        start = bravo.clock.now
+        first_epoch = blind.keys.epoch_at(start)
+        assert await seen() == (OK, True)
+        old_public = dict(blind.keys.public_keys(start))[first_epoch]
+        bravo.clock.now = alpha.clock.now = (first_epoch + 1) * epoch_s + 1  # in the grace
+        assert [e for e, _ in blind.keys.public_keys(bravo.clock.now)] \
+            == [first_epoch + 1, first_epoch]
+        assert await seen() == (OK, True)  # the new epoch's key and table
+        assert dict(blind.keys.public_keys(bravo.clock.now))[first_epoch] == old_public
+        bravo.clock.now = alpha.clock.now = (first_epoch + 2) * epoch_s + blind.keys.grace_s
+        assert [e for e, _ in blind.keys.public_keys(bravo.clock.now)] == [first_epoch + 2]
+        assert blind.keys.key(first_epoch, bravo.clock.now) is None  # deleted, not kept
+        assert await seen() == (OK, True)
