@@ -2,7 +2,7 @@
 #
 # The base image is a build argument so the image builds where no container
 # registry is reachable: docker/base-image.sh makes the default one locally
-# (mmdebstrap bookworm minbase + python3, python3-venv; `podman import`), and
+# (mmdebstrap bookworm minbase + python3, python3-venv, libsodium23; `podman import`), and
 # docker/build-image.sh builds the Python wheels on the host first, so the
 # build itself needs no network (docs/container.md).
 ARG BASE_IMAGE=localhost/decnet-fed-base:bookworm
@@ -18,8 +18,10 @@ RUN python3 -m venv /opt/decnet-fed \
     && rm -f /opt/decnet-fed/bin/activate* /opt/decnet-fed/bin/Activate.ps1
 COPY docker/healthcheck.py /opt/decnet-fed/healthcheck.py
 COPY docker/entrypoint.sh /opt/decnet-fed/entrypoint.sh
-# Bytecode compiled now: the root file system is read-only at run time.
+# Bytecode compiled now: the root file system is read-only at run time. Importing the
+# OPRF core fails, naming the package, when the base (both stages') lacks libsodium23.
 RUN /opt/decnet-fed/bin/python -m compileall -q /opt/decnet-fed/healthcheck.py \
+    && /opt/decnet-fed/bin/python -B -c "import federation.blind.oprf" \
     && chmod 0755 /opt/decnet-fed/entrypoint.sh
 
 # --- runtime: the base, the virtualenv, a numeric user and an empty home -----------

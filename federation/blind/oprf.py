@@ -8,8 +8,9 @@ the PRF output and nothing of the key. In VOPRF mode the server also returns one
 DLEQ proof for a whole batch that it used the key whose public half the client
 holds, so it cannot answer one client with a key kept for tracking it.
 
-All group and scalar arithmetic is libsodium's (through ``rbcl``); this module
-hashes, frames and checks. Every element or scalar that arrives from a peer
+All group and scalar arithmetic is libsodium's: the system's library (Debian's
+``libsodium23``), called through pysodium's ctypes bindings; this module hashes,
+frames and checks. Every element or scalar that arrives from a peer
 passes `deserialize_element` / `deserialize_scalar` before it is used: an
 identity element would make an answer that carries no key at all, and a
 second encoding of one element would be a second name for the same question.
@@ -22,6 +23,9 @@ second encoding of one element would be a second name for the same question.
     ├── InvalidInputError    an input that cannot be blinded (too long, hashes to identity)
     ├── VerifyError          a VOPRF answer whose proof fails, or for another number of questions
     └── DeriveKeyPairError   no non-zero key within 256 counters (never, in practice)
+
+    LibsodiumUnavailableError (an ImportError, raised when this module is imported):
+    no libsodium 1.0.18 or later could be loaded; the message says what to install.
 """
 
 from __future__ import annotations
@@ -31,10 +35,8 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Final
-
-import rbcl
 
 SUITE_ID: Final = b"ristretto255-SHA512"
 ELEMENT_BYTES: Final = 32
@@ -79,6 +81,40 @@ class VerifyError(OprfError):
 
 class DeriveKeyPairError(OprfError):
     """Every counter from 0 to 255 hashed to the zero scalar."""
+
+
+class LibsodiumUnavailableError(ImportError):
+    """libsodium is missing, older than 1.0.18 or fails to initialise. An ImportError because
+    importing this module raises it: a caller cannot name a class it failed to import."""
+
+
+#: ristretto255 and its scalar arithmetic first shipped in libsodium 1.0.18.
+_MIN_LIBSODIUM: Final = (1, 0, 18)
+_INSTALL_HINT: Final = ("install libsodium 1.0.18 or later, the system library pysodium binds"
+                        " (Debian/Ubuntu: apt install libsodium23)")
+
+
+def _load_libsodium() -> ModuleType:
+    """pysodium, on a working libsodium. pysodium loads the library when imported and fails
+    with ValueError when none is found, OSError when it will not load and AttributeError when
+    a symbol is missing; a too-old library would fail only at the first call. It never calls
+    sodium_init(), which libsodium requires first (it picks implementations, seeds the RNG)."""
+    try:
+        import pysodium
+    except (OSError, ValueError, AttributeError) as exc:
+        raise LibsodiumUnavailableError(
+            f"libsodium cannot be loaded ({exc or type(exc).__name__}): {_INSTALL_HINT}") from exc
+    if not pysodium.sodium_version_check(*_MIN_LIBSODIUM):
+        found = ".".join(map(str, (pysodium.sodium_major, pysodium.sodium_minor,
+                                   pysodium.sodium_patch)))
+        raise LibsodiumUnavailableError(f"libsodium {found} has no ristretto255: {_INSTALL_HINT}")
+    if pysodium.sodium_init() < 0:
+        raise LibsodiumUnavailableError("libsodium failed to initialise (sodium_init)")
+    bindings: ModuleType = pysodium
+    return bindings
+
+
+_sodium: Final = _load_libsodium()
 
 
 def context_string(mode: Mode) -> bytes:
@@ -126,7 +162,7 @@ def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
 def hash_to_group(msg: bytes, mode: Mode, dst: bytes | None = None) -> bytes:
     """hash_to_ristretto255 (RFC 9380 App. B) under ``"HashToGroup-" || contextString``."""
     tag = _CONTEXTS[mode].hash_to_group_dst if dst is None else dst
-    element: bytes = rbcl.crypto_core_ristretto255_from_hash(
+    element: bytes = _sodium.crypto_core_ristretto255_from_hash(
         expand_message_xmd(msg, tag, _UNIFORM_BYTES))
     return element
 
@@ -143,9 +179,10 @@ def deserialize_element(data: bytes) -> bytes:
     data = bytes(data)
     if len(data) != ELEMENT_BYTES:
         raise DeserializeError(f"an element is {ELEMENT_BYTES} bytes, not {len(data)}")
-    # rbcl bundles libsodium 1.0.18, whose decoder ignores bit 255: without this check
-    # one element would have two accepted encodings.
-    if data[-1] & 0x80 or not rbcl.crypto_core_ristretto255_is_valid_point(data):
+    # libsodium 1.0.18 (Debian 12's) decodes ignoring bit 255: without this check one
+    # element would have two accepted encodings. The length was checked first because
+    # pysodium passes the buffer to libsodium, which reads 32 bytes, without checking it.
+    if data[-1] & 0x80 or not _sodium.crypto_core_ristretto255_is_valid_point(data):
         raise DeserializeError("not a canonical ristretto255 encoding")
     if data == _IDENTITY:
         raise DeserializeError("the identity element")
@@ -330,7 +367,7 @@ def _evaluate(context: _Context, secret_key: bytes, input: bytes) -> bytes:
 
 
 def _unblind(blind: bytes, evaluated_element: bytes) -> bytes:
-    inverse: bytes = rbcl.crypto_core_ristretto255_scalar_invert(blind)
+    inverse: bytes = _sodium.crypto_core_ristretto255_scalar_invert(blind)
     return _mul(inverse, evaluated_element)
 
 
@@ -370,49 +407,56 @@ def _frame(data: bytes) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
-# Typed doors into rbcl (it ships no annotations). libsodium refuses to encode the
+# Typed doors into pysodium (it ships no annotations). libsodium refuses to encode the
 # identity as a product, so `_mul` and `_mul_base` return it themselves; the callers
-# pass only elements that already decoded, so that is the one refusal left.
+# pass only elements that already decoded, so that is the one refusal left. pysodium
+# reports libsodium's -1 as a ValueError without arguments, and its own complaints (a
+# wrong length, a function this libsodium lacks) as a ValueError with a message: those
+# are bugs here, and propagate.
 
 def _mul(scalar: bytes, element: bytes) -> bytes:
     try:
-        product: bytes = rbcl.crypto_scalarmult_ristretto255(scalar, element)
-    except RuntimeError:
+        product: bytes = _sodium.crypto_scalarmult_ristretto255(scalar, element)
+    except ValueError as exc:
+        if exc.args:
+            raise
         return _IDENTITY
     return product
 
 
 def _mul_base(scalar: bytes) -> bytes:
     try:
-        product: bytes = rbcl.crypto_scalarmult_ristretto255_base(scalar)
-    except RuntimeError:
+        product: bytes = _sodium.crypto_scalarmult_ristretto255_base(scalar)
+    except ValueError as exc:
+        if exc.args:
+            raise
         return _IDENTITY
     return product
 
 
 def _add(a: bytes, b: bytes) -> bytes:
-    total: bytes = rbcl.crypto_core_ristretto255_add(a, b)
+    total: bytes = _sodium.crypto_core_ristretto255_add(a, b)
     return total
 
 
 def _reduce(wide: bytes) -> bytes:
-    scalar: bytes = rbcl.crypto_core_ristretto255_scalar_reduce(wide)
+    scalar: bytes = _sodium.crypto_core_ristretto255_scalar_reduce(wide)
     return scalar
 
 
 def _scalar_mul(a: bytes, b: bytes) -> bytes:
-    product: bytes = rbcl.crypto_core_ristretto255_scalar_mul(a, b)
+    product: bytes = _sodium.crypto_core_ristretto255_scalar_mul(a, b)
     return product
 
 
 def _scalar_sub(a: bytes, b: bytes) -> bytes:
-    difference: bytes = rbcl.crypto_core_ristretto255_scalar_sub(a, b)
+    difference: bytes = _sodium.crypto_core_ristretto255_scalar_sub(a, b)
     return difference
 
 
 def _random_scalar() -> bytes:
     """A uniformly random non-zero scalar (libsodium rejects zero)."""
-    scalar: bytes = rbcl.crypto_core_ristretto255_scalar_random()
+    scalar: bytes = _sodium.crypto_core_ristretto255_scalar_random()
     return scalar
 
 
