@@ -26,6 +26,7 @@ from pathlib import Path
 
 from federation.audit import AuditLog
 from federation.blind.epochs import EpochKeys
+from federation.blind.published import key_summary
 from federation.blind.state import BlindAnswers
 from federation.client import FederationClient, peer_certificate
 from federation.config import FederationConfig, ServerLimits
@@ -45,7 +46,7 @@ from federation.server import GrpcServer, start_health_server, start_server
 from federation.service import Clock, FederationService
 from federation.tls import is_legacy_certificate
 from federation.trust import Peer, TrustStore
-from node.query import NodeQuery, NodeTotals
+from node.query import GroupSummary, NodeQuery, NodeTotals
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +132,19 @@ class FederationNode:
             engine, FederationClient(self.key, plaintext=plaintext,
                                      deadline_s=config.call_timeout_s),
             peers=peers, query=query, thresholds=self.service.thresholds, config=config,
-            alive=self.liveness.alive)
+            alive=self.liveness.alive, extra_summaries=self._blind_key_summaries)
         self.service.gossip = engine
         self.service.liveness = self.liveness
         self._start(self.liveness.run())
         self._start(self.gossip.run())
         return self.gossip
+
+    def _blind_key_summaries(self) -> list[GroupSummary]:
+        """This node's OPRF keys, gossiped beside its summaries (none: no blind questions)."""
+        blind = self.service.blind
+        if blind is None:
+            return []
+        return [key_summary(blind.keys.public_keys(self.service.clock()))]
 
     def reload(self) -> None:
         """SIGHUP: re-read the trust store file and reopen the audit log.

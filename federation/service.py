@@ -110,6 +110,10 @@ class FederationService:
             self._budgets.restore_evaluations(evaluated.key_id, today, evaluated.count)
 
     @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
     def snapshot(self) -> AnswerSnapshot:
         return self._snapshot
 

@@ -19,7 +19,7 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,11 +143,20 @@ class _Asked:
 
 
 async def ask_blind(client: FederationClient, peers: Sequence[Peer],
-                    questions: Sequence[BlindQuestion],
-                    cache: TableCache) -> list[list[PeerAnswer]]:
-    """For each question, one row per peer (in the order of ``peers``), asked blind."""
+                    questions: Sequence[BlindQuestion], cache: TableCache,
+                    gossiped: Mapping[str, Mapping[int, bytes]] | None = None
+                    ) -> list[list[PeerAnswer]]:
+    """For each question, one row per peer (in the order of ``peers``), asked blind.
+
+    ``gossiped`` (origin → epoch → OPRF key, `federation.blind.published`) is what
+    gossip says each peer's keys are: a peer whose NodeInfo names another key for
+    an epoch gossip knows is a bad answer (it could be telling askers apart).
+    """
     items = [blind_item(question) for question in questions]
-    asked = await asyncio.gather(*(_ask_peer(client, peer, items, cache) for peer in peers))
+    known = gossiped or {}
+    asked = await asyncio.gather(*(_ask_peer(client, peer, items, cache,
+                                             known.get(peer.key.key_id, {}))
+                                   for peer in peers))
     return [[PeerAnswer(peer.name, peer.address, result.status,
                         SeenAnswer(result.answers[index], DAY_S) if result.status == OK
                         else None, result.error, result.latency_s, BLIND)
@@ -156,18 +165,21 @@ async def ask_blind(client: FederationClient, peers: Sequence[Peer],
 
 
 async def _ask_peer(client: FederationClient, peer: Peer, items: Sequence[bytes | None],
-                    cache: TableCache) -> _Asked:
+                    cache: TableCache, gossiped: Mapping[int, bytes]) -> _Asked:
     started = time.perf_counter()
     try:
-        answers = await _answers(client, peer, items, cache)
+        answers = await _answers(client, peer, items, cache, gossiped)
     except _RowFailure as failure:
         return _Asked(failure.status, failure.error, (), time.perf_counter() - started)
     return _Asked(OK, None, answers, time.perf_counter() - started)
 
 
 async def _answers(client: FederationClient, peer: Peer, items: Sequence[bytes | None],
-                   cache: TableCache) -> tuple[SharedSeen, ...]:
+                   cache: TableCache, gossiped: Mapping[int, bytes]) -> tuple[SharedSeen, ...]:
     epoch, public_key = await _oprf_key(client, peer)
+    if gossiped.get(epoch, public_key) != public_key:
+        raise _RowFailure(BAD_ANSWER, f"its OPRF key for epoch {epoch} differs from the one it"
+                          " gossips to every peer: it may be telling askers apart")
     table = await _table(client, peer, epoch, public_key, cache)
     asked = [item for item in items if item is not None]
     outputs: dict[bytes, bytes] = {}

@@ -47,7 +47,7 @@ class FederatedIndex:
         hashes: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.records = 0
         for record in records:
-            if record.origin == own_origin or record.kind is Kind.TOMBSTONE:
+            if record.origin == own_origin or record.kind in (Kind.TOMBSTONE, Kind.BLIND_KEY):
                 continue
             summary = record.summary()
             if summary is None:

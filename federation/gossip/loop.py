@@ -24,7 +24,7 @@ from federation.gossip.engine import GossipEngine
 from federation.metrics import Metrics
 from federation.trust import Peer
 from federation.wire import GossipAnswer, GossipExchange
-from node.query import NodeQuery, Thresholds
+from node.query import GroupSummary, NodeQuery, Thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class GossipLoop:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     metrics: Metrics | None = None
+    #: Summaries published beside the clustered ones (this node's OPRF keys).
+    extra_summaries: Callable[[], Sequence[GroupSummary]] = lambda: ()
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
 
     def candidates(self) -> list[Peer]:
@@ -121,7 +123,8 @@ class GossipLoop:
     async def publish(self) -> int:
         """Issue records for this node's summaries that changed; how many."""
         summaries = [*await self.query.summaries("identity", self.thresholds),
-                     *await self.query.summaries("campaign", self.thresholds)]
+                     *await self.query.summaries("campaign", self.thresholds),
+                     *self.extra_summaries()]
         return self.engine.publish(summaries)
 
     async def run(self) -> None:

@@ -22,7 +22,7 @@ from federation.gossip.store import Publication
 from node.query import GroupSummary
 
 _DAY_US = 86_400 * 1_000_000
-_KIND = {"identity": Kind.IDENTITY, "campaign": Kind.CAMPAIGN}
+_KIND = {"identity": Kind.IDENTITY, "campaign": Kind.CAMPAIGN, "blind_key": Kind.BLIND_KEY}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class Kind(enum.IntEnum):
     IDENTITY = pb.RECORD_KIND_IDENTITY
     CAMPAIGN = pb.RECORD_KIND_CAMPAIGN
     TOMBSTONE = pb.RECORD_KIND_TOMBSTONE
+    BLIND_KEY = pb.RECORD_KIND_BLIND_KEY
 
 
 class RecordRefused(Exception):

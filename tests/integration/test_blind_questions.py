@@ -11,6 +11,7 @@ import pytest
 
 from federation.audit import AuditLog
 from federation.blind.asker import BLIND, NOT_BLIND, TableCache, ask_blind
+from federation.blind.oprf import KeyPair
 from federation.client import BAD_ANSWER, OK, REFUSED
 from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
@@ -42,8 +43,8 @@ async def test_a_blind_question_gets_the_open_answer_and_unseen_is_not_seen(
         tls_line("192.0.2.2", JA3), tls_line("192.0.2.3", JA3),
     ])
     async with store_nodes(tmp_path, {"alpha": [], "bravo": [bravo_log]}) as (alpha, _):
-        questions = [SmtpQuestion("CORP1.com"), SmtpQuestion(NEVER),
-                     FingerprintQuestion("ja3", JA3.upper())]
+        questions: list[SmtpQuestion | FingerprintQuestion] = [
+            SmtpQuestion("CORP1.com"), SmtpQuestion(NEVER), FingerprintQuestion("ja3", JA3.upper())]
         async with client_for(alpha) as client:
             opened = [await client.ask_all(alpha.trust, q) for q in questions]
             blind = await ask_blind(client, list(alpha.trust), questions,
@@ -149,3 +150,22 @@ async def test_answers_stay_correct_across_an_epoch_boundary(tmp_path: Path) -> 
         assert [e for e, _ in blind.keys.public_keys(bravo.clock.now)] == [first_epoch + 2]
         assert blind.keys.key(first_epoch, bravo.clock.now) is None  # deleted, not kept
         assert await seen() == (OK, True)
+
+
+async def test_a_key_other_than_the_gossiped_one_is_a_bad_answer(tmp_path: Path) -> None:
+    """A node telling askers apart by key is caught by what it gossips to everyone."""
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust_each_other([alpha, bravo])
+        blind = bravo.service.blind
+        assert blind is not None
+        ((epoch, public),) = blind.keys.public_keys(bravo.clock.now)
+        honest = {bravo.key.key_id: {epoch: public}}
+        other = {bravo.key.key_id: {epoch: KeyPair.generate().public_key}}
+        async with client_for(alpha) as client:
+            (fine,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
+                                      TableCache(None), honest)
+            (caught,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
+                                        TableCache(None), other)
+    assert fine[0].status == OK
+    assert caught[0].status == BAD_ANSWER and "gossips" in (caught[0].error or "")

@@ -83,14 +83,15 @@ class Node:
             self.proc = None
 
     def records_of(self, origin: str) -> int:
-        """Live records of ``origin`` in this node's gossip file (0 before it exists)."""
+        """Live summary records of ``origin`` in this node's gossip file (0 before it
+        exists): not tombstones (3), not its OPRF key record (4)."""
         path = self.home / "gossip.db"
         if not path.exists():
             return 0
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
                 return int(db.execute("SELECT count(*) FROM records WHERE origin = ? AND"
-                                      " kind != 3", (origin,)).fetchone()[0])
+                                      " kind NOT IN (3, 4)", (origin,)).fetchone()[0])
         except sqlite3.OperationalError:
             return 0
 

@@ -13,6 +13,7 @@ class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORD_KIND_IDENTITY: _ClassVar[RecordKind]
     RECORD_KIND_CAMPAIGN: _ClassVar[RecordKind]
     RECORD_KIND_TOMBSTONE: _ClassVar[RecordKind]
+    RECORD_KIND_BLIND_KEY: _ClassVar[RecordKind]
 
 class MemberState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,6 +25,7 @@ RECORD_KIND_UNSPECIFIED: RecordKind
 RECORD_KIND_IDENTITY: RecordKind
 RECORD_KIND_CAMPAIGN: RecordKind
 RECORD_KIND_TOMBSTONE: RecordKind
+RECORD_KIND_BLIND_KEY: RecordKind
 MEMBER_STATE_UNSPECIFIED: MemberState
 MEMBER_STATE_ALIVE: MemberState
 MEMBER_STATE_SUSPECT: MemberState
