@@ -611,11 +611,14 @@ async def cmd_demo(args: argparse.Namespace) -> int:
                 [(n["name"], n["address"], n["key_id"], n["events_stored"])
                  for n in result["nodes"]])
     for report in result["questions"]:
-        print(f"\n{result['asker']} asks its peers: {question_text(report['question'])}")
+        how = "blind" if all(a["mode"] == "blind" for a in report["answers"]) else "openly"
+        print(f"\n{result['asker']} asks its peers {how}: {question_text(report['question'])}")
         print_report(report)
     gossip = result["gossip"]
+    print("(blind: each peer evaluated its key on random-looking elements and never learnt"
+          " the domain or fingerprint; the table it sent reveals only its size)")
     print(f"\ngossip converged in {gossip['converged_in_s']:g} s; {result['asker']} holds"
-          " signed identity summaries from: "
+          " signed records (identity and campaign summaries, OPRF keys) from: "
           + ", ".join(f"{name} ({count})" for name, count in gossip["records_held"].items()))
     print_table(["FINGERPRINT", "VALUE", "OTHER OPERATORS (FROM GOSSIP)"],
                 [(f["kind"], f["value"], f["operators"]) for f in gossip["fingerprints"]])

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from federation.blind.asker import BLIND_TABLES_DIR, BlindQuestion, TableCache, ask_blind
+from federation.blind.published import gossiped_keys
 from federation.client import FederationClient
 from federation.config import FederationConfig, load_federation_config
 from federation.gossip.config import GossipConfig
@@ -32,7 +34,7 @@ from federation.report import query_report
 from federation.runtime import GOSSIP_FILE, FederationNode, start_configured_node
 from federation.tls import make_certificate
 from federation.trust import TrustStore
-from federation.wire import FingerprintQuestion, Question, SmtpQuestion
+from federation.wire import FingerprintQuestion, SmtpQuestion
 from node.home import init_home, open_store
 from node.ingest.pipeline import ingest_sources
 from node.profile.profiler import profiler_from_config
@@ -136,7 +138,7 @@ def demo_logs() -> dict[str, list[str]]:
 
 
 #: What north asks its peers.
-DEMO_QUESTIONS: tuple[Question, ...] = (
+DEMO_QUESTIONS: tuple[BlindQuestion, ...] = (
     SmtpQuestion(TARGET_DOMAIN),
     FingerprintQuestion("hassh", SHARED_HASSH),
     FingerprintQuestion("ja3", SHARED_JA3),
@@ -241,6 +243,7 @@ async def gossip_view(asker: DemoNode, nodes: Sequence[DemoNode]) -> dict[str, A
     summaries = await StoreQuery(asker.store).summaries("identity", Thresholds(1, 1))
     return {
         "records_held": {names[o]: count for o, count in sorted(engine.held().items())},
+        "oprf_keys_from": sorted(names[o] for o in gossiped_keys(engine.records())),
         "fingerprints": [{"kind": kind, "value": value,
                           "operators": index.fingerprint(kind, value).operators}
                          for kind, value in (("hassh", SHARED_HASSH), ("ja3", SHARED_JA3))],
@@ -250,12 +253,16 @@ async def gossip_view(asker: DemoNode, nodes: Sequence[DemoNode]) -> dict[str, A
 
 
 async def ask_from(asker: DemoNode, nodes: Sequence[DemoNode],
-                   questions: Sequence[Question]) -> list[dict[str, Any]]:
-    """``asker`` signs each question and asks all its peers; one report per question."""
+                   questions: Sequence[BlindQuestion]) -> list[dict[str, Any]]:
+    """``asker`` asks all its peers blind (as `query` does by default), checking each
+    peer's OPRF key against the one it gossiped; one report per question."""
     peers = list(TrustStore.load(asker.fed.peers_path))
     async with FederationClient(asker.key, plaintext=False,
                                 deadline_s=asker.fed.settings.query_deadline_s) as client:
-        return [query_report(q, await client.ask_all(peers, q)) for q in questions]
+        rows = await ask_blind(client, peers, questions,
+                               TableCache(asker.fed.node.home / BLIND_TABLES_DIR),
+                               gossiped_keys(_engine(asker).records()))
+    return [query_report(q, r) for q, r in zip(questions, rows, strict=True)]
 
 
 async def run_demo(base: Path, *, serve: bool) -> dict[str, Any]:

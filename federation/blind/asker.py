@@ -52,6 +52,8 @@ from federation.wire import (
 )
 from node.query import fingerprint_question, smtp_question
 
+#: The asker's cache of peers' tables, in its node home.
+BLIND_TABLES_DIR = "blind-tables"
 #: Status of a peer that lists no OPRF key.
 NOT_BLIND = "no_blind"
 BLIND = "blind"

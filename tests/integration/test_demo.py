@@ -33,6 +33,9 @@ def test_demo_federation_answers_from_each_nodes_own_logs(cli: CliRunner) -> Non
     ja3 = _answers(result, "fingerprint", SHARED_JA3)
     assert (ja3["east"]["seen"], ja3["south"]["seen"]) == (False, True)
     assert all(a["status"] == "ok" for r in result["questions"] for a in r["answers"])
+    # asked blind, each peer's OPRF key checked against the one it gossiped
+    assert all(a["mode"] == "blind" for r in result["questions"] for a in r["answers"])
+    assert result["gossip"]["oprf_keys_from"] == ["east", "north", "south"]
     gossip = result["gossip"]  # what north knows without asking anyone
     assert set(gossip["records_held"]) == {"north", "east", "south"}
     assert {f["kind"]: f["operators"] for f in gossip["fingerprints"]} == {"hassh": 2, "ja3": 1}
