@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from node.cli.hooks import CommandAdder, hooks_of
+from node.cli.progress import Tally, on_terminal, progress_bar
 from node.cli.render import print_json, print_pairs, print_table
+from node.cluster.catch_up import catch_up_reporting
 from node.cluster.score import score
 from node.cluster.summaries import summaries_by_group
 from node.cluster.truth_file import LEVELS, load_truth
@@ -78,8 +80,10 @@ async def cmd_cluster(args: argparse.Namespace) -> int:
         raise CommandError("clustering reads the profiles, and [profile] enabled is false:"
                            " enable it and run `decnet-fed reprofile` first")
     store = await open_store(config)
+    tally = Tally("catching up")
     try:
-        await store.catch_up()
+        async with progress_bar(lambda: tally.reading, show=on_terminal(args)):
+            await catch_up_reporting(store, tally.step)
         lags = await store.lags()
         counts = await store.fetch(
             "SELECT (SELECT count(DISTINCT coalesce(merged_into, id)) FROM identities),"

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
-
-from tqdm import tqdm
+from typing import Any, TextIO
 
 from node.cli.hooks import InitContext, hooks_of
+from node.cli.progress import Reading, on_terminal, progress_bar
 from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
 from node.config import Config
 from node.errors import CommandError
@@ -70,10 +68,10 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     try:
         if args.follow:
-            report = await _follow_all(store, config, sources, stop)
+            report = await follow_all(store, config, sources, stop, show=on_terminal(args))
         else:
             report = IngestReport()
-            async with progress_of(report, show=not args.json and sys.stderr.isatty()):
+            async with progress_of(report, show=on_terminal(args)):
                 await ingest_sources(store, sources, batch_size=config.store.batch_size,
                                      max_line_bytes=config.ingest.max_line_bytes, stop=stop,
                                      report=report)
@@ -87,34 +85,12 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if report.source_errors else 0
 
 
-@contextlib.asynccontextmanager
-async def progress_of(report: IngestReport, *, show: bool) -> AsyncIterator[None]:
+def progress_of(report: IngestReport, *, show: bool) -> AbstractAsyncContextManager[None]:
     """A progress bar on stderr while an ingest runs (lines read, events stored, rate);
     nothing when ``show`` is false (not a terminal, or --json)."""
-    if not show:
-        yield
-        return
-    bar = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, leave=False,
-               dynamic_ncols=True)
-
-    def draw() -> None:
-        bar.update(report.lines_read - bar.n)
-        bar.set_postfix_str(f"{report.events_stored:,} events stored", refresh=True)
-
-    async def follow() -> None:
-        while True:
-            draw()
-            await asyncio.sleep(0.25)
-
-    task = asyncio.get_running_loop().create_task(follow())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        draw()  # the totals at the end, however short the ingest
-        bar.close()
+    return progress_bar(
+        lambda: Reading(report.lines_read, note=f"{report.events_stored:,} events stored"),
+        show=show, unit=" lines")
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -126,16 +102,37 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _follow_all(store: Store, config: Config, sources: list[str],
-                      stop: asyncio.Event) -> IngestReport:
-    with ingest_tuning():
-        reports = await asyncio.gather(*(
-            follow_source(store, name, batch_size=config.store.batch_size,
-                          max_line_bytes=config.ingest.max_line_bytes,
-                          poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop)
-            for name in sources
-        ))
-    return IngestReport.combined(reports)
+#: How often `ingest --follow` redraws its status line on a terminal, seconds.
+FOLLOW_STATUS_S = 2.0
+
+
+async def follow_all(store: Store, config: Config, sources: list[str], stop: asyncio.Event,
+                     *, show: bool, interval_s: float = FOLLOW_STATUS_S,
+                     file: TextIO | None = None) -> IngestReport:
+    """Tail every source until ``stop``; meanwhile, when ``show``, a status line on
+    ``file`` (stderr) every ``interval_s``: lines read, events stored, rejected, and
+    which files are caught up. A follow runs for days, so it says how it is doing."""
+    followed = [(name, IngestReport()) for name in sources]
+    async with progress_bar(lambda: _follow_reading(followed), show=show, unit=" lines",
+                            interval_s=interval_s, file=file):
+        with ingest_tuning():
+            await asyncio.gather(*(
+                follow_source(store, name, batch_size=config.store.batch_size,
+                              max_line_bytes=config.ingest.max_line_bytes,
+                              poll_interval_s=config.ingest.follow_poll_interval_s, stop=stop,
+                              report=report)
+                for name, report in followed
+            ))
+    return IngestReport.combined(report for _, report in followed)
+
+
+def _follow_reading(followed: list[tuple[str, IngestReport]]) -> Reading:
+    files = ", ".join(f"{name} {'caught up' if report.caught_up else 'reading'}"
+                      for name, report in followed)
+    return Reading(sum(r.lines_read for _, r in followed),
+                   note=printable(f"{sum(r.events_stored for _, r in followed):,} events stored,"
+                                  f" {sum(r.rejected_total for _, r in followed):,} rejected;"
+                                  f" {files}"))
 
 
 def _print_report(report: IngestReport, *, as_json: bool) -> None:

@@ -23,7 +23,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from node.cluster import rarity
@@ -60,6 +60,10 @@ SELECT o.id, p.honeypot, p.phase, p.first_seen_us, p.last_seen_us
 FROM profile_phases AS p JOIN observations AS o ON o.ip = p.ip
 """
 _HolderCount = Callable[[tuple[str, str]], int]
+#: Told ``(step, done, total)`` as a pass works, on the thread running it (the store's
+#: writer): each step is reported at its start with ``done`` 0 and at its end with
+#: ``done == total``; ``total`` is None until it is known.
+PassProgress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class ClusterStage:
     name: str = "clusters"
     step: int = 1_000_000
     full_pass_share: float = FULL_PASS_SHARE
+    on_progress: PassProgress | None = field(default=None, compare=False)
 
     def behind(self, conn: sqlite3.Connection, lag: int) -> int:
         return lag
@@ -83,27 +88,32 @@ class ClusterStage:
         """One pass over everything up to the limit: the features are derived that far,
         and one pass over a long span costs less than one per step."""
         whole = Span(span.start, span.limit, span.limit)
-        run_pass(conn, None if span.start == 0 else whole, self.full_pass_share)
+        run_pass(conn, None if span.start == 0 else whole, self.full_pass_share,
+                 self.on_progress)
         return span.limit
 
 
-def node_stages(full_pass_share: float = FULL_PASS_SHARE) -> tuple[Stage, ...]:
+def node_stages(full_pass_share: float = FULL_PASS_SHARE,
+                on_progress: PassProgress | None = None) -> tuple[Stage, ...]:
     """What a profiling node derives after its own sets, in order: the profile's
-    stages, then clustering, which reads all of them."""
+    stages, then clustering, which reads all of them (and reports to ``on_progress``)."""
     reads = (ObservationSets().name, *(stage.name for stage in PROFILE_STAGES))
-    return (*PROFILE_STAGES, ClusterStage(after=reads, full_pass_share=full_pass_share))
+    return (*PROFILE_STAGES, ClusterStage(after=reads, full_pass_share=full_pass_share,
+                                          on_progress=on_progress))
 
 
 def run_pass(conn: sqlite3.Connection, span: Span | None = None,
-             full_pass_share: float = FULL_PASS_SHARE) -> None:
+             full_pass_share: float = FULL_PASS_SHARE,
+             on_progress: PassProgress | None = None) -> None:
     """Cluster what changed in ``span`` (everything when None), inside the caller's transaction.
 
     The garbage collector is off meanwhile: a pass builds millions of small
     objects and no cycles, and the collector's sweeps were a third of the
-    1M-observation identity layer (30.3 → 19.3 s without them).
+    1M-observation identity layer (30.3 → 19.3 s without them). ``on_progress``
+    is told each step (`PassProgress`), for a progress bar.
     """
     with paused_gc():
-        _Pass(conn, full_pass_share).run(span)
+        _Pass(conn, full_pass_share, on_progress).run(span)
 
 
 @contextmanager
@@ -119,11 +129,20 @@ def paused_gc() -> Iterator[None]:
 
 
 class _Pass:
-    def __init__(self, conn: sqlite3.Connection, full_pass_share: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, full_pass_share: float,
+                 on_progress: PassProgress | None = None) -> None:
         self.conn = conn
         self.full_pass_share = full_pass_share
         self.ids: dict[str, int] = {}
         self.ips: dict[int, str] = {}
+        self._progress = on_progress or _unwatched
+
+    @contextmanager
+    def _step(self, name: str, total: int) -> Iterator[None]:
+        """Report a step of ``total`` items at its start and at its end."""
+        self._progress(name, 0, total)
+        yield
+        self._progress(name, total, total)
 
     @cached_property
     def features(self) -> Features:
@@ -135,15 +154,17 @@ class _Pass:
         changed = None if span is None else sorted(
             {*changed_observations(self.conn, span), *keystroke_changes(self.conn, span)})
         if changed is None or len(changed) > self.full_pass_share * total:
-            rows = self.conn.execute("SELECT id, ip FROM observations ORDER BY ip").fetchall()
-            self._remember(rows)
-            ips = [ip for _, ip in rows]
-            members = self.features.load_all(ips)
+            with self._step("reading features", total):
+                rows = self.conn.execute("SELECT id, ip FROM observations ORDER BY ip").fetchall()
+                self._remember(rows)
+                ips = [ip for _, ip in rows]
+                members = self.features.load_all(ips)
             roots = self._identities(ips, members, None, full=True)
         elif changed:
-            rows = self._rows(changed)
-            ips = sorted(self._region([ip for _, ip in rows]))
-            members = [self.features.of(ip) for ip in ips]
+            with self._step("reading what changed", len(changed)):
+                rows = self._rows(changed)
+                ips = sorted(self._region([ip for _, ip in rows]))
+                members = [self.features.of(ip) for ip in ips]
             roots = self._identities(ips, members, self.features.holder_count, full=False)
         else:
             return
@@ -154,20 +175,22 @@ class _Pass:
     def _identities(self, ips: Sequence[str], members: Sequence[Member],
                     holders_of: _HolderCount | None, *, full: bool) -> dict[int, int]:
         """Re-partition ``ips`` and write them; each one's id → its identity's new id."""
-        partition = cluster_identities(members, holders_of)
-        ids = [self._id(ip) for ip in ips]
-        winners = _winners(partition, ids)
-        confidence = _group_confidence(partition, winners)
-        old_roots = self._roots(ids)
-        _write(self.conn, "identities",
-               [(oid, None if winners[i] == oid else winners[i], confidence[winners[i]])
-                for i, oid in enumerate(ids)], None if full else ids)
-        if full:
-            self.conn.execute("DELETE FROM cluster_links WHERE layer = 'identity'")
-        else:
-            self.conn.executemany("DELETE FROM cluster_links WHERE layer = 'identity'"
-                                  " AND root = ?", [(r,) for r in set(old_roots)])
-        _write_links(self.conn, "identity", partition, ids, winners)
+        with self._step("identity layer", len(members)):
+            partition = cluster_identities(members, holders_of)
+        with self._step("writing identities", len(ips)):
+            ids = [self._id(ip) for ip in ips]
+            winners = _winners(partition, ids)
+            confidence = _group_confidence(partition, winners)
+            old_roots = self._roots(ids)
+            _write(self.conn, "identities",
+                   [(oid, None if winners[i] == oid else winners[i], confidence[winners[i]])
+                    for i, oid in enumerate(ids)], None if full else ids)
+            if full:
+                self.conn.execute("DELETE FROM cluster_links WHERE layer = 'identity'")
+            else:
+                self.conn.executemany("DELETE FROM cluster_links WHERE layer = 'identity'"
+                                      " AND root = ?", [(r,) for r in set(old_roots)])
+            _write_links(self.conn, "identity", partition, ids, winners)
         return dict(zip(ids, winners, strict=True))
 
     def _region(self, changed: Sequence[str]) -> set[str]:
@@ -264,6 +287,7 @@ class _Pass:
         the identities clustered, for ``regrouped`` (observation id → its
         identity's new id) and for those that were in a shared campaign.
         """
+        self._progress("campaign layer", 0, None)  # how many can link: known once read
         groups = _Groups.load(self.conn)
         infrastructure: dict[int, set[tuple[str, str]]] = {}  # identity → its values
         holders: dict[tuple[str, str], set[int]] = {}
@@ -290,7 +314,8 @@ class _Pass:
                       (min(windows[oid][0] for oid in members[root]),
                        max(windows[oid][1] for oid in members[root])))
                  for root in eligible]
-        partition = cluster_campaigns(crews, count.__getitem__)
+        with self._step("campaign layer", len(crews)):
+            partition = cluster_campaigns(crews, count.__getitem__)
         winners = _winners(partition, eligible)
         campaign_of = dict(zip(eligible, winners, strict=True))
         confidence = _group_confidence(partition, winners)
@@ -305,9 +330,10 @@ class _Pass:
             rows += [(oid, None if groups.root(oid) == oid else groups.root(oid), 1.0)
                      for (oid,) in self.conn.execute("SELECT id FROM observations")
                      if oid not in wanted]
-        _write(self.conn, "campaigns", rows, None if full else sorted(wanted))
-        self.conn.execute("DELETE FROM cluster_links WHERE layer = 'campaign'")
-        _write_links(self.conn, "campaign", partition, eligible, winners)
+        with self._step("writing campaigns", len(rows)):
+            _write(self.conn, "campaigns", rows, None if full else sorted(wanted))
+            self.conn.execute("DELETE FROM cluster_links WHERE layer = 'campaign'")
+            _write_links(self.conn, "campaign", partition, eligible, winners)
 
     def _phases(self, groups: _Groups) -> dict[int, tuple[dict[str, PhaseSpan],
                                                           dict[str, PhaseSpan]]]:
@@ -399,6 +425,10 @@ class _KeystrokeNeighbours:
         index, owners = self._index
         return [owners[p] for value in member.keystrokes
                 for p in index.within(value, KEYSTROKE_DISTANCE).tolist()]
+
+
+def _unwatched(step: str, done: int, total: int | None) -> None:
+    """The `PassProgress` of a pass no one watches."""
 
 
 def _winners(partition: Partition, ids: Sequence[int]) -> list[int]:

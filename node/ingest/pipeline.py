@@ -56,6 +56,8 @@ class IngestReport:
     elapsed_s: float = 0.0
     #: Stopped by SIGINT/SIGTERM before the end of its sources.
     interrupted: bool = False
+    #: ``--follow``: every line of the file so far is stored (until the next one arrives).
+    caught_up: bool = False
 
     @property
     def duplicates(self) -> int:
@@ -185,7 +187,7 @@ class _Batcher:
     async def reap(self) -> None:
         """Let go of finished writes without waiting for the others; re-raise a failure.
 
-        Called at every flush and on every idle poll of ``--follow``, so a
+        Called at every flush (an idle poll of ``--follow`` drains), so a
         failed write stops the ingest at once rather than when the queue fills.
         """
         while self._writes and self._writes[0][0].done():
@@ -406,15 +408,17 @@ class _LineHandoff:
 
 
 async def follow_source(store: Store, name: str, *, batch_size: int, max_line_bytes: int,
-                        poll_interval_s: float, stop: asyncio.Event) -> IngestReport:
+                        poll_interval_s: float, stop: asyncio.Event,
+                        report: IngestReport | None = None) -> IngestReport:
     """Tail one growing file until ``stop`` is set, resuming from the saved offset.
 
     The read offset is committed with each batch, so after a crash or restart
-    reading resumes exactly after the last stored line.
+    reading resumes exactly after the last stored line. A ``report`` given is
+    updated as lines are read and stored, so a caller can watch it meanwhile.
     """
     path = Path(name)
     source_key = str(path.resolve())
-    report = IngestReport()
+    report = report if report is not None else IngestReport()
     started = time.perf_counter()
     batcher = _Batcher(store, batch_size, report)
     saved = await store.read_offset(source_key)
@@ -429,15 +433,21 @@ async def follow_source(store: Store, name: str, *, batch_size: int, max_line_by
                                    stop=stop):
         if line is not None:
             last = line
-            if not batcher.add(name, line):
-                continue
-        else:
-            await batcher.reap()  # caught up: surface a failed write now
-        if last is not None:  # batch full, or caught up with the file
+            report.caught_up = False
+            if batcher.add(name, line):  # a batch is full
+                await batcher.flush(_offset_after(source_key, last))
+                last = None
+            continue
+        # caught up with the file: store what is held, wait for every write (a failed one
+        # raises now) and derive what a quiet file wrote, not 50k events later
+        flushed = last is not None
+        if last is not None:
             await batcher.flush(_offset_after(source_key, last))
-            if line is None:  # a quiet file: derive what it wrote, not 50k events later
-                await store.catch_up()
             last = None
+        await batcher.drain()
+        if flushed:
+            await store.catch_up()
+        report.caught_up = True
     if last is not None:
         await batcher.flush(_offset_after(source_key, last))
     await batcher.drain()

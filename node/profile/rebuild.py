@@ -12,6 +12,7 @@ stages' marks, never a mix. PTR names are kept (they do not depend on events).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -29,33 +30,43 @@ DERIVED_TABLES: tuple[str, ...] = (
     "profile_probe_state", "profile_rotations", "transcript_sessions", "session_links",
     "keystroke_simhashes", "profile_rejections",
 )
+_COUNT = "SELECT count(*) FROM events"
 _PAGE = """
 SELECT key, time_us, sensor, service, kind, src_ip, fields, source_format FROM events
 WHERE key > ? ORDER BY key LIMIT ?
 """
 
 
-async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int = 10_000) -> int:
+async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int = 10_000,
+                           on_progress: Callable[[int, int], None] | None = None,
+                           catch_up: Callable[[], Awaitable[None]] | None = None) -> int:
     """Clear and recompute every profile; return how many events were replayed.
 
     One transaction on the store's writer connection: readers see the old
-    profiles or the new ones, never a half-built state.
+    profiles or the new ones, never a half-built state. ``on_progress`` is
+    told (events replayed, events stored) before the first batch and after
+    each, on the writer thread, for a progress bar. ``catch_up`` then brings
+    the derived stages up to date (default `Store.catch_up`; the CLI passes
+    one that reports the clustering pass).
     """
     # every stage reading the profile (clustering) starts over too
     stages = store.dependents([stage.name for stage in PROFILE_STAGES])
     replayed: int = await store.write_job(
-        lambda conn: _replay(conn, profiler, batch_size, stages))
-    await store.catch_up()
+        lambda conn: _replay(conn, profiler, batch_size, stages, on_progress))
+    await (catch_up or store.catch_up)()
     return replayed
 
 
 def _replay(conn: sqlite3.Connection, profiler: Profiler, batch_size: int,
-            stages: list[str]) -> int:
+            stages: list[str], on_progress: Callable[[int, int], None] | None) -> int:
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
     reset_marks(conn, stages)
+    total = conn.execute(_COUNT).fetchone()[0] if on_progress else 0
     replayed, last = 0, b""
     while True:
+        if on_progress:
+            on_progress(replayed, total)
         rows = conn.execute(_PAGE, (last, batch_size)).fetchall()
         if not rows:
             return replayed
