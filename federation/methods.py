@@ -204,7 +204,8 @@ def _answer_blind_evaluate(checked: Checked, node: Answering) -> Answer:
     question = checked.question
     assert isinstance(question, BlindEvaluateQuestion)
     evaluation = node.blind.evaluate(question.epoch, question.blinded, node.now_s)
-    return BlindEvaluation(question.epoch, evaluation.evaluated_elements, evaluation.proof)
+    return BlindEvaluation(question.epoch, evaluation.evaluated_elements, evaluation.proof,
+                           node.blind.table_version(question.epoch))
 
 
 async def _answer_blind_table(checked: Checked, node: Answering) -> Answer:

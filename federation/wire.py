@@ -120,6 +120,8 @@ class BlindEvaluation:
     epoch: int
     evaluated: tuple[bytes, ...]
     proof: bytes
+    #: The epoch's table version now (0: none built yet).
+    table_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,9 +339,10 @@ CODECS: Mapping[str, Codec] = {codec.method: codec for codec in (
                                                           blinded_elements=q.blinded),
           from_request=_blind_evaluate_from,
           to_response=lambda a, v: pb.BlindEvaluateResponse(
-              schema_version=v, epoch=a.epoch, evaluated_elements=a.evaluated, proof=a.proof),
+              schema_version=v, epoch=a.epoch, evaluated_elements=a.evaluated, proof=a.proof,
+              table_version=a.table_version),
           from_response=lambda m: BlindEvaluation(m.epoch, tuple(m.evaluated_elements),
-                                                  m.proof),
+                                                  m.proof, m.table_version),
           # how many and when: never the elements (they are random, but say nothing)
           question_json=lambda q: {"kind": "blind evaluation", "epoch": q.epoch,
                                    "evaluations": len(q.blinded)}),

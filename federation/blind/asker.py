@@ -35,7 +35,7 @@ from federation.blind.table import (
     smtp_item,
     verify_table,
 )
-from federation.client import BAD_ANSWER, OK, FederationClient, PeerAnswer
+from federation.client import BAD_ANSWER, OK, REFUSED, FederationClient, PeerAnswer
 from federation.privacy import DAY_S, SharedSeen
 from federation.snapshot import NEVER_SEEN
 from federation.trust import Peer
@@ -60,6 +60,9 @@ BLIND = "blind"
 OPEN = "open"
 #: Blinded elements per BlindEvaluate call (a node's default `max_blind_batch`).
 BATCH = 64
+#: What a batch of no real items evaluates (every question normalised to nothing
+#: stored): the call still says which table version is current.
+_PROBE = b"decnet-fed/v1/blind-probe"
 #: Chunks one table may take; a table past this many is refused as oversized.
 MAX_CHUNKS = 256
 
@@ -87,29 +90,38 @@ class _RowFailure(Exception):
 
 
 class TableCache:
-    """Verified tables per peer key, in a directory of the node home (None: none kept)."""
+    """Verified tables, one per peer key: in memory, and in a directory of the node home
+    (None: memory only) so the next `query` starts warm."""
 
     def __init__(self, directory: Path | None) -> None:
         self._directory = directory
+        self._held: dict[str, SignedTable] = {}
 
     def _path(self, key_id: str) -> Path | None:
         if self._directory is None or not key_id.isalnum():
             return None
         return self._directory / f"{key_id}.table"
 
-    def load(self, peer: Peer, epoch: int, public_key: bytes) -> SignedTable | None:
-        """The cached table of ``peer`` for ``epoch``, verified again; None if absent."""
+    def latest(self, peer: Peer) -> SignedTable | None:
+        """The table last saved for ``peer`` (any epoch), verified against its key when
+        read from disk; None if there is none or it does not verify."""
+        held = self._held.get(peer.key.key_id)
+        if held is not None:
+            return held
         path = self._path(peer.key.key_id)
         if path is None:
             return None
         try:
             message = pb.BlindTableResponse.FromString(path.read_bytes())
-            return verify_table(_table_of(peer, message, message.chunk), peer.key, epoch=epoch,
-                                oprf_public_key=public_key)
+            table = verify_table(_table_of(peer, message, message.chunk), peer.key,
+                                 epoch=message.epoch, oprf_public_key=message.oprf_public_key)
         except (OSError, ValueError, TableError):
-            return None  # absent, of another epoch, damaged: fetched again
+            return None  # absent or damaged: fetched again
+        self._held[peer.key.key_id] = table
+        return table
 
     def save(self, table: SignedTable) -> None:
+        self._held[table.header.key_id] = table
         path = self._path(table.header.key_id)
         if path is None or self._directory is None:
             return
@@ -178,24 +190,51 @@ async def _ask_peer(client: FederationClient, peer: Peer, items: Sequence[bytes 
 
 async def _answers(client: FederationClient, peer: Peer, items: Sequence[bytes | None],
                    cache: TableCache, gossiped: Mapping[int, bytes]) -> tuple[SharedSeen, ...]:
-    epoch, public_key = await _oprf_key(client, peer)
-    if gossiped.get(epoch, public_key) != public_key:
-        raise _RowFailure(BAD_ANSWER, f"its OPRF key for epoch {epoch} differs from the one it"
-                          " gossips to every peer: it may be telling askers apart")
-    table = await _table(client, peer, epoch, public_key, cache)
+    """One BlindEvaluate when the cached table's epoch still evaluates and its version is
+    current; NodeInfo and BlindTable only when they are needed."""
     asked = [item for item in items if item is not None]
-    outputs: dict[bytes, bytes] = {}
-    if asked:
-        outputs = dict(zip(asked, await _evaluate(client, peer, epoch, public_key, asked),
-                           strict=True))
+    table = cache.latest(peer)
+    evaluated: tuple[list[bytes], int] | None = None
+    if table is not None:
+        _check_gossiped(table.header.epoch, table.header.oprf_public_key, gossiped)
+        try:
+            evaluated = await _evaluate(client, peer, table.header.epoch,
+                                        table.header.oprf_public_key, asked)
+        except _EpochOver:
+            table = None
+    if table is None or evaluated is None:
+        epoch, public_key = await _oprf_key(client, peer)
+        _check_gossiped(epoch, public_key, gossiped)
+        try:
+            evaluated = await _evaluate(client, peer, epoch, public_key, asked)
+        except _EpochOver as over:  # rotated between the two calls: the row says so
+            raise _RowFailure(REFUSED, str(over)) from None
+    else:
+        epoch, public_key = table.header.epoch, table.header.oprf_public_key
+    outputs, version = evaluated
+    if table is None or table.header.epoch != epoch or table.header.version != version:
+        table = await _table(client, peer, epoch, public_key, cache,
+                             have=None if table is None or table.header.epoch != epoch
+                             else table)
+    by_item = dict(zip(asked, outputs, strict=True))
     found: list[SharedSeen] = []
     for item in items:
         try:
-            record = None if item is None else open_record(outputs[item], table)
+            record = None if item is None else open_record(by_item[item], table)
         except TableError as exc:
             raise _RowFailure(BAD_ANSWER, str(exc)) from None
         found.append(NEVER_SEEN if record is None else record.shared())
     return tuple(found)
+
+
+def _check_gossiped(epoch: int, public_key: bytes, gossiped: Mapping[int, bytes]) -> None:
+    if gossiped.get(epoch, public_key) != public_key:
+        raise _RowFailure(BAD_ANSWER, f"its OPRF key for epoch {epoch} differs from the one it"
+                          " gossips to every peer: it may be telling askers apart")
+
+
+class _EpochOver(Exception):
+    """The peer no longer evaluates with that epoch's key (FAILED_PRECONDITION)."""
 
 
 async def _ask(client: FederationClient, peer: Peer,
@@ -216,22 +255,20 @@ async def _oprf_key(client: FederationClient, peer: Peer) -> tuple[int, bytes]:
 
 
 async def _table(client: FederationClient, peer: Peer, epoch: int, public_key: bytes,
-                 cache: TableCache) -> SignedTable:
-    """The peer's verified table of ``epoch``: the cached one if the peer says it is
-    current, else fetched chunk by chunk."""
-    cached = cache.load(peer, epoch, public_key)
-    have = 0 if cached is None else cached.header.version
+                 cache: TableCache, have: SignedTable | None) -> SignedTable:
+    """The peer's verified table of ``epoch``, fetched chunk by chunk (``have``: the
+    version held, answered ``unchanged`` if still current)."""
     parts: list[bytes] = []
     first: BlindTableChunk | None = None
+    version = 0 if have is None else have.header.version
     for _ in range(MAX_CHUNKS):
         offset = sum(len(part) for part in parts) // RECORD_BYTES
-        chunk = (await _ask(client, peer, BlindTableQuestion(epoch, have, offset))).answer
+        chunk = (await _ask(client, peer, BlindTableQuestion(epoch, version, offset))).answer
         assert isinstance(chunk, BlindTableChunk)
-        if chunk.unchanged and cached is not None and chunk.version == have:
-            return cached
+        if chunk.unchanged and have is not None and chunk.version == have.header.version:
+            return have
         if first is None:
-            first = chunk
-            have = 0  # a new version: every chunk from here on is of it
+            first, version = chunk, 0  # a new version: every chunk from here on is of it
         if (chunk.version, chunk.offset, chunk.signature) != \
                 (first.version, offset, first.signature) or len(chunk.chunk) % RECORD_BYTES:
             raise _RowFailure(BAD_ANSWER, "blind table chunks of different tables")
@@ -251,24 +288,33 @@ async def _table(client: FederationClient, peer: Peer, epoch: int, public_key: b
 
 
 async def _evaluate(client: FederationClient, peer: Peer, epoch: int, public_key: bytes,
-                    items: Sequence[bytes]) -> list[bytes]:
-    """The PRF outputs of ``items`` under the peer's epoch key, proofs checked."""
+                    items: Sequence[bytes]) -> tuple[list[bytes], int]:
+    """The PRF outputs of ``items`` under the peer's epoch key (proofs checked), and the
+    version of that epoch's table the peer holds now. `_EpochOver` if the key is gone."""
     try:
         voprf = VoprfClient(public_key)
     except OprfError as exc:
         raise _RowFailure(BAD_ANSWER, f"OPRF public key: {exc}") from None
     outputs: list[bytes] = []
-    for start in range(0, len(items), BATCH):
-        blindings = [voprf.blind(item) for item in items[start:start + BATCH]]
-        row = await _ask(client, peer, BlindEvaluateQuestion(
+    version = 0
+    for start in range(0, max(len(items), 1), BATCH):
+        batch = items[start:start + BATCH] or [_PROBE]  # nothing to ask: still learn the version
+        blindings = [voprf.blind(item) for item in batch]
+        row = await client.ask(peer, BlindEvaluateQuestion(
             epoch, tuple(b.blinded_element for b in blindings)))
+        if row.status != OK:
+            if (row.error or "").startswith("FAILED_PRECONDITION"):
+                raise _EpochOver(row.error or "")
+            raise _RowFailure(row.status, row.error or row.status)
         evaluation = row.answer
         assert isinstance(evaluation, BlindEvaluation)
         if evaluation.epoch != epoch:
             raise _RowFailure(BAD_ANSWER, "evaluation of another epoch than asked")
         try:
-            outputs += voprf.finalize(blindings, Evaluation(evaluation.evaluated,
-                                                            evaluation.proof))
+            found = voprf.finalize(blindings, Evaluation(evaluation.evaluated,
+                                                         evaluation.proof))
         except OprfError as exc:
             raise _RowFailure(BAD_ANSWER, f"blind evaluation refused: {exc}") from None
-    return outputs
+        outputs += found if items else []
+        version = evaluation.table_version
+    return outputs, version

@@ -43,6 +43,11 @@ class BlindAnswers:
         except DeserializeError as exc:
             raise InvalidQuestion(f"blinded element: {exc}") from None
 
+    def table_version(self, epoch: int) -> int:
+        """The version of ``epoch``'s table as built so far (0: none yet)."""
+        found = self._tables.get(epoch)
+        return 0 if found is None else found.header.version
+
     async def table(self, epoch: int, snapshot: AnswerSnapshot, now_s: float) -> SignedTable:
         """The signed table of ``epoch`` at the snapshot's version (built if needed)."""
         pair = self._key(epoch, now_s)

@@ -169,3 +169,44 @@ async def test_a_key_other_than_the_gossiped_one_is_a_bad_answer(tmp_path: Path)
                                         TableCache(None), other)
     assert fine[0].status == OK
     assert caught[0].status == BAD_ANSWER and "gossips" in (caught[0].error or "")
+
+
+async def test_a_warm_question_is_one_call_and_a_new_table_version_is_fetched(
+        tmp_path: Path) -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust_each_other([alpha, bravo])
+        cache = TableCache(tmp_path / "cache")
+        async with client_for(alpha) as client:
+            asked: list[str] = []
+            honest_ask = client.ask
+
+            async def counting(peer, question):  # type: ignore[no-untyped-def]
+                asked.append(type(question).__name__)
+                return await honest_ask(peer, question)
+
+            client.ask = counting  # type: ignore[method-assign]
+
+            async def seen() -> bool:
+                (rows,) = await ask_blind(client, list(alpha.trust),
+                                          [SmtpQuestion("corp1.com")], cache)
+                assert rows[0].status == OK, rows[0].error
+                return rows[0].answer.seen.seen  # type: ignore[union-attr]
+
+            assert await seen()
+            assert asked == ["NodeInfoQuestion", "BlindEvaluateQuestion", "BlindTableQuestion"]
+            asked.clear()
+            assert await seen()
+            assert asked == ["BlindEvaluateQuestion"]
+            asked.clear()
+            assert await seen() and asked == ["BlindEvaluateQuestion"]
+            asked.clear()
+            bravo.clock.now += 1
+            await bravo.service.refresh()  # a new snapshot: a new table version
+            assert await seen()
+            assert asked == ["BlindEvaluateQuestion", "BlindTableQuestion"]
+            asked.clear()
+            fresh = TableCache(tmp_path / "cache")  # the next `query` process: from disk
+            (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
+                                      fresh)
+            assert rows[0].status == OK and asked == ["BlindEvaluateQuestion"]

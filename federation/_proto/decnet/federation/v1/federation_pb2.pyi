@@ -88,16 +88,18 @@ class BlindEvaluateRequest(_message.Message):
     def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., blinded_elements: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class BlindEvaluateResponse(_message.Message):
-    __slots__ = ("schema_version", "epoch", "evaluated_elements", "proof")
+    __slots__ = ("schema_version", "epoch", "evaluated_elements", "proof", "table_version")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
     PROOF_FIELD_NUMBER: _ClassVar[int]
+    TABLE_VERSION_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     epoch: int
     evaluated_elements: _containers.RepeatedScalarFieldContainer[bytes]
     proof: bytes
-    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., evaluated_elements: _Optional[_Iterable[bytes]] = ..., proof: _Optional[bytes] = ...) -> None: ...
+    table_version: int
+    def __init__(self, schema_version: _Optional[int] = ..., epoch: _Optional[int] = ..., evaluated_elements: _Optional[_Iterable[bytes]] = ..., proof: _Optional[bytes] = ..., table_version: _Optional[int] = ...) -> None: ...
 
 class BlindTableRequest(_message.Message):
     __slots__ = ("schema_version", "epoch", "have_version", "offset")
