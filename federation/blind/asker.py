@@ -94,13 +94,13 @@ class TableCache:
     (None: memory only) so the next `query` starts warm."""
 
     def __init__(self, directory: Path | None) -> None:
-        self._directory = directory
+        self.directory = directory
         self._held: dict[str, SignedTable] = {}
 
     def _path(self, key_id: str) -> Path | None:
-        if self._directory is None or not key_id.isalnum():
+        if self.directory is None or not key_id.isalnum():
             return None
-        return self._directory / f"{key_id}.table"
+        return self.directory / f"{key_id}.table"
 
     def latest(self, peer: Peer) -> SignedTable | None:
         """The table last saved for ``peer`` (any epoch), verified against its key when
@@ -123,7 +123,7 @@ class TableCache:
     def save(self, table: SignedTable) -> None:
         self._held[table.header.key_id] = table
         path = self._path(table.header.key_id)
-        if path is None or self._directory is None:
+        if path is None or self.directory is None:
             return
         header = table.header
         body = pb.BlindTableResponse(
@@ -132,8 +132,8 @@ class TableCache:
             records_sha256=header.records_sha256, signature=table.signature,
             chunk=table.records).SerializeToString()
         try:
-            self._directory.mkdir(mode=0o700, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self._directory, prefix=".table-")
+            self.directory.mkdir(mode=0o700, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.directory, prefix=".table-")
             with os.fdopen(fd, "wb") as out:
                 out.write(body)
             os.replace(name, path)
