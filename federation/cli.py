@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from federation.blind.asker import BLIND_TABLES_DIR, TableCache, ask_blind
+from federation.blind.published import gossiped_keys
 from federation.client import OK, FederationClient, peer_certificate
 from federation.config import (
     FederationConfig,
@@ -40,6 +42,7 @@ from federation.gossip.discovery import (
     load_candidates,
 )
 from federation.gossip.index import FederatedIndex, Seen, load_records
+from federation.gossip.record import Record
 from federation.gossip.store import GossipStore
 from federation.keys import (
     NodeKey,
@@ -195,20 +198,37 @@ def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:
     return fed, load_key_file(fed.key_path)
 
 
-async def federated_index(config: Config) -> FederatedIndex | None:
-    """What trusted peers gossiped, from this home's gossip file (None: there is none)."""
+async def gossiped_records(config: Config) -> list[Record] | None:
+    """The live records of trusted origins in this home's gossip file (None: no file)."""
     fed = load_federation_config(config)
     path = config.home_file(GOSSIP_FILE)
     if not path.exists():
         return None
     trust = TrustStore.load(fed.peers_path)
-    key = load_key_file(fed.key_path)
     try:
-        records = await asyncio.to_thread(load_records, path,
-                                          lambda origin: trust.by_key_id(origin) is not None)
+        return await asyncio.to_thread(load_records, path,
+                                       lambda origin: trust.by_key_id(origin) is not None)
     except sqlite3.Error as exc:
         raise CommandError(gossip_file_problem(path, exc)) from None
+
+
+async def federated_index(config: Config) -> FederatedIndex | None:
+    """What trusted peers gossiped, from this home's gossip file (None: there is none)."""
+    records = await gossiped_records(config)
+    if records is None:
+        return None
+    key = load_key_file(load_federation_config(config).key_path)
     return FederatedIndex(records, key.key_id)
+
+
+async def _gossiped_oprf_keys(config: Config) -> dict[str, dict[int, bytes]]:
+    """Each peer's OPRF keys as gossip says (empty without gossip: NodeInfo is taken)."""
+    try:
+        records = await gossiped_records(config)
+    except CommandError as exc:
+        logger.warning("%s; OPRF keys are not checked against gossip", exc)
+        return {}
+    return gossiped_keys(records or [])
 
 
 async def shared_lookup(config: Config) -> Callable[[GroupSummary], SharedMatch] | None:
@@ -667,7 +687,16 @@ async def cmd_query_peers(args: argparse.Namespace) -> int:
     question = _question(args)
     async with FederationClient(key, plaintext=fed.settings.plaintext,
                                 deadline_s=fed.settings.query_deadline_s) as client:
-        rows = await client.ask_all(peers, question)
+        if isinstance(question, SmtpQuestion | FingerprintQuestion) and not args.open:
+            try:
+                (rows,) = await ask_blind(
+                    client, peers, [question],
+                    TableCache(fed.node.home / BLIND_TABLES_DIR),
+                    await _gossiped_oprf_keys(fed.node))
+            except MalformedQuery as exc:
+                raise CommandError(str(exc)) from None
+        else:
+            rows = await client.ask_all(peers, question)
     report = query_report(question, rows)
     if getattr(args, "json", False):
         print_json(report)

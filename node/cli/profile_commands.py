@@ -53,8 +53,11 @@ def register_profile_commands(add: CommandAdder) -> None:
         "recompute every profile from the stored events (after changing phase rules)",
         example="decnet-fed reprofile")
 
-    query = add("query", cmd_query, "ask whether something was seen (--local: this node only)",
+    query = add("query", cmd_query,
+                "ask whether something was seen (domains and fingerprints are asked blind:"
+                " peers answer without learning what; --local: this node only)",
                 example="decnet-fed query smtp corp1.com\n"
+                        "decnet-fed query smtp corp1.com --open --peer east\n"
                         "decnet-fed query fingerprint hassh 0df0d56bb50c6b2426d8d40234bf1826"
                         " --gossiped\ndecnet-fed query simhash keystroke 9f3c2a1b0e4d5c6f"
                         " --within 6 --local")
@@ -63,11 +66,16 @@ def register_profile_commands(add: CommandAdder) -> None:
                         help="answer from this node's own store")
     common.add_argument("--peer", action="append", default=None, metavar="PEER",
                         help="ask this peer (repeatable; needs the federation)")
+    blind = argparse.ArgumentParser(add_help=False)
+    blind.add_argument("--open", action="store_true",
+                       help="ask the classic way: each peer sees the question (default: blind,"
+                            " where a peer that does not serve blind questions is a row"
+                            " saying so)")
     kinds = query.add_subparsers(dest="query_kind", required=True, metavar="KIND")
-    smtp = kinds.add_parser("smtp", parents=[common], help="was a mail domain targeted?",
-                            description="was a mail domain targeted?")
+    smtp = kinds.add_parser("smtp", parents=[common, blind], help="was a mail domain targeted?",
+                            description="was a mail domain targeted?", conflict_handler="resolve")
     smtp.add_argument("domain", metavar="DOMAIN")
-    fingerprint = kinds.add_parser("fingerprint", parents=[common],
+    fingerprint = kinds.add_parser("fingerprint", parents=[common, blind],
                                    help="was a client/server fingerprint seen?",
                                    description="was a client/server fingerprint seen?")
     fingerprint.add_argument("kind", choices=sorted(TYPES), metavar="KIND",

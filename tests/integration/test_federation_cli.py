@@ -162,6 +162,7 @@ def test_serve_and_query_over_tls_end_to_end(
     assert set(report) == {"question", "answers", "summary"}
     rows = {row["peer"]: row for row in report["answers"]}
     assert rows["alpha"]["status"] == "ok" and rows["alpha"]["seen"] is True
+    assert rows["alpha"]["mode"] == "blind"  # domains are asked blind by default
     assert rows["alpha"]["count"] >= 2 and rows["alpha"]["first_seen"] == "2026-03-02T00:00:00Z"
     assert rows["ghost"]["status"] == "unreachable" and "error" in rows["ghost"]
     assert report["summary"] == {
@@ -169,6 +170,11 @@ def test_serve_and_query_over_tls_end_to_end(
         "total_count": rows["alpha"]["count"], "earliest": "2026-03-02T00:00:00Z",
         "latest": "2026-03-02T00:00:00Z"}
 
+    opened = json_out(fed(bravo, "query", "smtp", "victim-co.com", "--open", "--peer", "alpha",
+                          "--json"))["answers"][0]
+    assert opened["mode"] == "open"
+    assert {k: opened[k] for k in ("seen", "count", "first_seen", "last_seen")} \
+        == {k: rows["alpha"][k] for k in ("seen", "count", "first_seen", "last_seen")}
     table = fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha").stdout
     assert table.splitlines()[0].split() == ["PEER", "MODE", "STATUS", "SEEN", "COUNT", "FIRST",
                                              "SEEN", "LAST", "SEEN", "LATENCY", "NOTE"]
@@ -190,7 +196,14 @@ def test_serve_and_query_over_tls_end_to_end(
 
     audit = (alpha / "audit.log").read_text(encoding="utf-8").splitlines()
     questions = [line for line in audit if "GetNodeInfo" not in line]
-    assert len(questions) == 4 and all('"peer":"bravo"' in line for line in audit)
+    assert all('"peer":"bravo"' in line for line in audit)
+    # the one --open question names the domain; the blind ones are counts without content
+    opened = [line for line in questions if '"kind":"smtp"' in line]
+    assert len(opened) == 1 and "victim-co.com" in opened[0]
+    blind = [line for line in questions if '"kind":"blind evaluation"' in line]
+    assert len(blind) == 3 and all('"evaluations":1' in line for line in blind)
+    assert not any("victim-co" in line.lower() for line in audit if line not in opened)
+    assert sum('"kind":"simhash"' in line for line in questions) == 1
     assert sum('GetNodeInfo' in line for line in audit) >= 3  # peers check, audited too
 
     (alpha / "audit.log").rename(alpha / "audit.log.1")  # logrotate moves it, then signals
