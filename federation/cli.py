@@ -65,7 +65,7 @@ from federation.wire import (
 )
 from node.cli import run
 from node.cli.hooks import CliHooks, CommandAdder, InitContext, shared_options
-from node.cli.render import print_json, print_pairs, print_table
+from node.cli.render import print_json, print_pairs, print_table, table_time
 from node.config import Config, render_section
 from node.errors import CommandError
 from node.home import open_store, require_home
@@ -334,27 +334,34 @@ async def cmd_members(args: argparse.Namespace) -> int:
                 [(r["name"], r["key_id"], r["address"], r["status"],
                   "-" if r["incarnation"] is None else r["incarnation"],
                   "-" if r["score"] is None else r["score"],
-                  "-" if r["last_sync"] is None else str(r["last_sync"])[:19],
+                  table_time(r["last_sync"]),
                   r["records_held"]) for r in rows])
     return 0
 
 
 async def federation_status(config: Config) -> dict[str, object]:
-    """The `status` hook: gossip peers (liveness, score, last sync, records held)."""
+    """The `status` hook: trusted peers with what `serve` last saw of them (liveness,
+    score, last sync, records held), and whether blind questions are served."""
     fed = load_federation_config(config)
     try:
         key = load_key_file(fed.key_path)
     except HomeFileError:
         return {}
+    blind = {"served": fed.privacy.blind_enabled,
+             "key_lifetime_s": fed.privacy.blind_epoch_s,
+             "evaluations_per_peer_per_day": fed.privacy.daily_blind_evaluations}
     try:
         rows = member_rows(fed, key)
     except CommandError as exc:
-        return {"gossip": str(exc)}
+        return {"peers": str(exc), "blind_questions": blind}
     if rows is None:
-        return {"gossip": "not started (decnet-fed serve gossips)"}
-    return {"gossip_peers": [{k: r[k] for k in ("name", "status", "incarnation", "score",
-                                                "last_sync", "records_held")}
-                             for r in rows]}
+        peers: object = [{"name": p.name, "status": "not serving yet (decnet-fed serve)",
+                          "address": p.address} for p in TrustStore.load(fed.peers_path)]
+    else:
+        peers = [{"name": r["name"], "status": r["status"], "score": r["score"],
+                  "last_sync": r["last_sync"], "records_held": r["records_held"]}
+                 for r in rows if r["status"] != "self"]
+    return {"peers": peers, "blind_questions": blind}
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -433,7 +440,7 @@ def _list_discovered(fed: FederationConfig, trust: TrustStore, *, as_json: bool)
     else:
         print_table(["NAME", "ADDRESS", "KEY ID", "SCHEMA", "TRUSTED", "LAST SEEN"],
                     [(r["name"], r["address"], r["key_id"], r["schema_versions"],
-                      "yes" if r["trusted"] else "no (a candidate)", str(r["last_seen"])[:19])
+                      "yes" if r["trusted"] else "no (a candidate)", table_time(r["last_seen"]))
                      for r in rows])
     return 0
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from federation.client import OK, PeerAnswer
 from federation.wire import NodeInfo, Question, SeenAnswer, SimhashQuestion, question_json
-from node.cli.render import print_table
+from node.cli.render import plural, print_table
 from node.query import NearAggregate
 
 
@@ -91,7 +91,8 @@ def print_report(report: dict[str, Any]) -> None:
              a.get("min_distance") if a.get("min_distance") is not None else "-",
              f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
             for a in report["answers"]])
-        print(f"\n{summary['peers_matched']} of {summary['peers_asked']} peers have a SimHash"
+        print(f"\n{summary['peers_matched']} of {plural(summary['peers_asked'], 'peer')} have a"
+              f" SimHash"
               f" within {report['question']['within']} ({summary['peers_answered']} answered);"
               f" {summary['total_within']} in total, closest"
               f" {summary['min_distance'] if summary['min_distance'] is not None else '-'}")
@@ -102,7 +103,7 @@ def print_report(report: dict[str, Any]) -> None:
                   _day(a.get("first_seen")), _day(a.get("last_seen")),
                   f"{a['latency_ms']:.1f} ms", a.get("error", "")[:80])
                  for a in report["answers"]])
-    print(f"\nseen by {summary['peers_seen']} of {summary['peers_asked']} peers"
+    print(f"\nseen by {summary['peers_seen']} of {plural(summary['peers_asked'], 'peer')}"
           f" ({summary['peers_answered']} answered); total count {summary['total_count']};"
           f" earliest {_day(summary['earliest'])}, latest {_day(summary['latest'])}")
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.progress import Tally, on_terminal, progress_bar
-from node.cli.render import print_json, print_pairs, print_table
+from node.cli.render import print_json, print_pairs, print_table, table_time
 from node.cluster.catch_up import catch_up_reporting
 from node.cluster.score import score
 from node.cluster.summaries import summaries_by_group
@@ -146,7 +146,8 @@ async def cmd_identities(args: argparse.Namespace) -> int:
         print_table(["ID", "OBSERVATIONS", "EVENTS", "CAMPAIGN", "CONFIDENCE", "FIRST SEEN",
                      "LAST SEEN"],
                     [(r["id"], r["observations"], r["events"], r["campaign_id"],
-                      f"{r['confidence']:.2f}", r["first_seen"][:19], r["last_seen"][:19])
+                      f"{r['confidence']:.2f}", table_time(r["first_seen"]),
+                      table_time(r["last_seen"]))
                      for r in rows])
     return 0
 
@@ -161,7 +162,7 @@ async def cmd_campaigns(args: argparse.Namespace) -> int:
         print_table(["ID", "IDENTITIES", "OBSERVATIONS", "CONFIDENCE", "FIRST SEEN",
                      "LAST SEEN"],
                     [(r["id"], r["identities"], r["observations"], f"{r['confidence']:.2f}",
-                      r["first_seen"][:19], r["last_seen"][:19]) for r in rows])
+                      table_time(r["first_seen"]), table_time(r["last_seen"])) for r in rows])
     return 0
 
 
@@ -183,8 +184,8 @@ async def cmd_identity(args: argparse.Namespace) -> int:
                  ("members", len(found["members"]))])
     print()
     print_table(["OBSERVATION", "IP", "EVENTS", "FIRST SEEN", "LAST SEEN"],
-                [(m["observation_id"], m["ip"], m["events"], m["first_seen"][:19],
-                  m["last_seen"][:19]) for m in found["members"]])
+                [(m["observation_id"], m["ip"], m["events"], table_time(m["first_seen"]),
+                  table_time(m["last_seen"])) for m in found["members"]])
     if found["fingerprints"]:
         print()
         print_table(["KIND", "VALUE", "OBSERVATIONS", "COUNT"],

@@ -12,7 +12,15 @@ from typing import Any, TextIO
 
 from node.cli.hooks import InitContext, hooks_of
 from node.cli.progress import Reading, on_terminal, progress_bar
-from node.cli.render import format_bytes, print_json, print_pairs, print_table, printable
+from node.cli.render import (
+    format_bytes,
+    plural,
+    print_json,
+    print_pairs,
+    print_table,
+    printable,
+    table_time,
+)
 from node.config import Config
 from node.errors import CommandError
 from node.home import init_home, open_store, open_store_for_reading, require_home
@@ -27,6 +35,7 @@ from node.ingest.reader import STDIN_NAME, SourceError, check_readable
 from node.ingest.timestamps import format_time_us
 from node.profile.profiler import profiler_from_config
 from node.profile.views import rejection_counts
+from node.query import node_totals
 from node.store import ObservationFilter, ObservationRow, Store
 
 #: Rejected lines printed to stderr by a human-format ingest; `--json` has up to 1000.
@@ -212,8 +221,9 @@ async def cmd_observations(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["IP", "FIRST SEEN", "LAST SEEN", "EVENTS", "SERVICES", "HONEYPOTS"],
-        [(r.ip, format_time_us(r.first_seen_us)[:19], format_time_us(r.last_seen_us)[:19],
-          r.event_count, r.services, r.honeypots) for r in rows],
+        [(r.ip, table_time(format_time_us(r.first_seen_us)),
+          table_time(format_time_us(r.last_seen_us)), r.event_count, r.services, r.honeypots)
+         for r in rows],
     )
     if more:
         print(f"(the first {limit}; --limit N for more, --limit 0 for all)")
@@ -238,7 +248,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
     try:
         if args.check:
             await store.check(full=True)
-        counts = await store.counts()
+        totals = await node_totals(store)
         version = await store.schema_version()
         size = store.size_bytes()
         rejections = await rejection_counts(store)
@@ -258,8 +268,10 @@ async def cmd_status(args: argparse.Namespace) -> int:
         "store": str(config.store_path),
         "store_bytes": size,
         "schema_version": version,
-        "events": counts.events,
-        "observations": counts.observations,
+        "events": totals.events,
+        "observations": totals.observations,
+        "identities": totals.identities,
+        "campaigns": totals.campaigns,
         "last_event": last_event,
         "followed_sources": followed,
         "field_rejections": rejections,
@@ -276,24 +288,44 @@ async def cmd_status(args: argparse.Namespace) -> int:
             ("node", config.node.name),
             ("home", config.home),
             ("store", f"{config.store_path} ({format_bytes(size)}, schema v{version})"),
-            ("events", counts.events),
-            ("observations", counts.observations),
-            ("last event stored", last_event or "none yet"),
+            ("events", f"{totals.events:,} (last stored {table_time(last_event)})"
+             if last_event else "none yet"),
+            ("observations", f"{plural(totals.observations, 'observation')},"
+                             f" {plural(totals.identities, 'identity', 'identities')},"
+                             f" {plural(totals.campaigns, 'campaign')}"),
             *((f"following {printable(f['source'])}", f"line {f['line']:,}")
               for f in followed),
             ("derived data", _describe_lags(lags)),
             ("field rejections", sum(rejections.values())),
             *((f"  {reason}", count) for reason, count in rejections.items()),
             *((("integrity", "ok (full check)"),) if args.check else ()),
-            *((key, _describe(value)) for key, value in extra.items()),
+            *(line for key, value in extra.items() for line in _status_lines(key, value)),
         ])
     return 0
 
 
-def _describe(value: object) -> object:
-    """A hook's section on one line: ``{"a": 1, "b": 2}`` → ``a 1, b 2``."""
+def _status_lines(key: str, value: object) -> list[tuple[str, object]]:
+    """A hook's section as ``status`` lines: a list of rows is one line per row, labelled by
+    its ``name``; anything else one line."""
+    label = key.replace("_", " ")
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        return [(label, len(value) if value else "none"),
+                *((f"  {row['name']}", ", ".join(f"{k.replace('_', ' ')} {_cell(v)}"
+                                                 for k, v in row.items() if k != "name"))
+                  for row in value)]
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
-    if isinstance(value, list):
-        return "; ".join(str(_describe(v)) for v in value) or "-"
-    return value
+        return [(label, ", ".join(f"{k.replace('_', ' ')} {_cell(v)}"
+                                  for k, v in value.items()) or "-")]
+    return [(label, value)]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        return table_time(value)
+    return str(value)

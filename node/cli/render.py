@@ -66,6 +66,17 @@ def print_pairs(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) -> 
         stream.write(f"{label.ljust(width)}  {_cell(value)}\n")
 
 
+def table_time(iso: object) -> str:
+    """A time in a table: UTC to the second, ``2026-03-02T08:14:05`` (JSON keeps the full
+    RFC 3339 form with its ``Z``); ``-`` for none."""
+    return str(iso)[:19] if iso else "-"
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 peer``, ``2 peers``, with thousands separators."""
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def format_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):

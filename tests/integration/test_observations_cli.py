@@ -34,4 +34,10 @@ def test_status_shows_the_last_event_and_followed_sources(cli: CliRunner) -> Non
     cli("ingest", *map(str, sorted(SAMPLES.iterdir())))
     status = json_out(cli("status", "--json", check=True))
     assert status["last_event"].startswith("20") and status["followed_sources"] == []
-    assert "last event stored" in cli("status", check=True).stdout
+    assert status["identities"] >= 1 and status["campaigns"] >= 1
+    assert status["blind_questions"]["served"] is True and status["peers"] == []
+    screen = cli("status", check=True).stdout
+    assert f"last stored {status['last_event'][:19]})" in screen  # one time format in tables
+    assert f"{status['observations']} observations, " in screen
+    assert len(screen.splitlines()) <= 24  # one screen
+    assert "blind questions   served yes" in screen

@@ -149,7 +149,8 @@ def test_a_new_identity_reaches_every_node_and_killed_nodes_catch_up(
     assert re.search(r'^decnet_fed_rpcs_total\{code="OK",method="Gossip"\} [1-9]', body, re.M)
     assert_no_attacker_labels(body)
     status = json_out(run_cli(nodes[0].home, "status", "--json"))
-    assert {p["name"] for p in status["gossip_peers"]} == {n.name for n in nodes}
+    assert {p["name"] for p in status["peers"]} == {n.name for n in nodes[1:]}
+    assert all(p["status"] in ("alive", "suspect") for p in status["peers"])
 
     # the same attacker seen by a second operator: both report it, a third asks no one
     ingest_scenario(nodes[1], "slow_rotator", 1)
