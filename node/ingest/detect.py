@@ -38,7 +38,8 @@ def parse_line(raw: bytes) -> Event:
         return parse_rfc5424(line, raw)
     if first in _JSON_STARTS:
         return _parse_json(raw)
-    raise LineRejected("unknown_format", repr(raw[:40]))
+    # the line's start as text (bytes that are not UTF-8 as \xNN), never a b'…' literal
+    raise LineRejected("unknown_format", raw[:40].decode("utf-8", "backslashreplace"))
 
 
 _JSON_STARTS = frozenset({b"{", b"[", b'"'})

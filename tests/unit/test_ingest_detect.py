@@ -32,6 +32,13 @@ def test_text_in_no_known_format_is_rejected_as_unknown(line: bytes) -> None:
     assert caught.value.reason == "unknown_format"
 
 
+def test_an_unknown_line_is_shown_as_text_never_as_a_bytes_literal() -> None:
+    with pytest.raises(LineRejected) as caught:
+        parse_line(b"garbage \xff\xfe line")
+    assert caught.value.detail == "garbage \\xff\\xfe line"
+    assert not caught.value.detail.startswith(("b'", 'b"'))
+
+
 def test_event_keys_are_stable_across_versions() -> None:
     # Known vectors: a store written by any version must keep deduplicating.
     line = b"<134>1 2026-03-02T08:14:05+00:00 mail-01 smtp - rcpt_to - hi"
