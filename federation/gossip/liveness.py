@@ -57,10 +57,17 @@ def to_wire(updates: Sequence[Update]) -> list[pb.MemberUpdate]:
 
 
 def from_wire(updates: Sequence[pb.MemberUpdate]) -> list[Update]:
-    """Well-formed rumours only (an unknown state is dropped, not guessed)."""
+    """Well-formed rumours only (an unknown state is dropped, not guessed).
+
+    A Suspect or Dead claim must leave its subject room to refute it: at
+    ``MAX_SANE_INCARNATION`` itself the refutation (one more) would be refused
+    everywhere, and a forged claim there would make a live node dead for good.
+    """
     return [Update(u.peer, _FROM_WIRE[u.state], u.incarnation, u.accuser or None)
             for u in updates
-            if u.state in _FROM_WIRE and u.peer and u.incarnation <= MAX_SANE_INCARNATION]
+            if u.state in _FROM_WIRE and u.peer and (
+                u.incarnation < MAX_SANE_INCARNATION
+                or (u.incarnation == MAX_SANE_INCARNATION and u.state == pb.MEMBER_STATE_ALIVE))]
 
 
 class Liveness:

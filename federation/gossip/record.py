@@ -26,6 +26,10 @@ RECORD_DOMAIN = b"decnet-fed/v1/gossip-record\x00"
 #: Largest record body accepted: a summary's lists are capped well below it.
 MAX_RECORD_BYTES = 16 * 1024
 RECORD_ID_BYTES = 16
+#: Largest record version: an origin issues one per change, so no honest one gets
+#: near; SQLite stores at most 2**63 - 1, and a larger one once failed the store
+#: after it had passed every check.
+MAX_VERSION = 2**62
 
 
 class Kind(enum.IntEnum):
@@ -107,7 +111,7 @@ def check_record(wire: pb.GossipRecord, trusted: Callable[[str], PeerKey | None]
         raise RecordRefused("unsupported_version",
                             f"record schema {body.schema_version}, this node serves"
                             f" {RECORD_SCHEMA_VERSION}")
-    if len(body.record_id) != RECORD_ID_BYTES or body.version < 1:
+    if len(body.record_id) != RECORD_ID_BYTES or not 1 <= body.version <= MAX_VERSION:
         raise RecordRefused("malformed", "record id or version out of range")
     try:
         kind = Kind(body.kind)

@@ -60,6 +60,8 @@ def test_a_signed_record_round_trips_through_the_checks() -> None:
     (signed(body(schema_version=2)), "unsupported_version"),
     (signed(body(record_id=b"short")), "malformed"),
     (signed(body(version=0)), "malformed"),
+    (signed(body(version=2**62 + 1)), "malformed"),  # SQLite could not store 2**63
+    (signed(body(version=2**64 - 1)), "malformed"),
     (pb.GossipRecord(body=b"\xff\xff\xff", signature=b"\0" * 64), "malformed"),
     (pb.GossipRecord(body=b"x" * 20_000, signature=b"\0" * 64), "oversized"),
 ])
