@@ -10,7 +10,7 @@ from federation.gossip.membership import Membership, MembershipConfig
 from federation.gossip.rumour import MemberState
 
 
-def _claim(state: int, incarnation: int) -> pb.MemberUpdate:
+def _claim(state: pb.MemberState, incarnation: int) -> pb.MemberUpdate:
     return pb.MemberUpdate(peer="p", state=state, incarnation=incarnation, accuser="mallory")
 
 
