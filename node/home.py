@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.cluster.stage import node_stages
+from node.cluster.stage import PassProgress, node_stages
 from node.config import CONFIG_FILENAME, Config, check_node_name, load_config, render_config
 from node.errors import (
     ConfigError,
@@ -78,8 +78,10 @@ def require_home(home: Path) -> Config:
     return load_config(home)
 
 
-async def open_store(config: Config, **kwargs: Any) -> Store:
-    """The store of an initialised home with the node's derived stages.
+async def open_store(config: Config, *, cluster_progress: PassProgress | None = None,
+                     **kwargs: Any) -> Store:
+    """The store of an initialised home with the node's derived stages (its clustering
+    pass telling ``cluster_progress`` each step, for a progress bar).
 
     A missing or emptied one is an error, not a new store.
     """
@@ -88,7 +90,7 @@ async def open_store(config: Config, **kwargs: Any) -> Store:
                            " move the home aside and run `init` to start an empty one")
     if not kwargs.get("read_only"):
         _tighten_store(config.store_path)
-    stages = node_stages() if config.profile.enabled else ()
+    stages = node_stages(on_progress=cluster_progress) if config.profile.enabled else ()
     return await Store.open(config.store_path, cache_mib=config.store.cache_mib,
                             max_size_mib=config.store.max_size_mib, stages=stages, **kwargs)
 

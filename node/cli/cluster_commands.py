@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from node.cli.hooks import CommandAdder, hooks_of
 from node.cli.progress import Tally, on_terminal, progress_bar
 from node.cli.render import print_json, print_pairs, print_table, table_time
-from node.cluster.catch_up import catch_up_reporting
 from node.cluster.score import score
 from node.cluster.summaries import summaries_by_group
 from node.cluster.truth_file import LEVELS, load_truth
@@ -79,11 +78,11 @@ async def cmd_cluster(args: argparse.Namespace) -> int:
     if not config.profile.enabled:
         raise CommandError("clustering reads the profiles, and [profile] enabled is false:"
                            " enable it and run `decnet-fed reprofile` first")
-    store = await open_store(config)
     tally = Tally("catching up")
+    store = await open_store(config, cluster_progress=tally.step)
     try:
         async with progress_bar(lambda: tally.reading, show=on_terminal(args)):
-            await catch_up_reporting(store, tally.step)
+            await store.catch_up()
         lags = await store.lags()
         counts = await store.fetch(
             "SELECT (SELECT count(DISTINCT coalesce(merged_into, id)) FROM identities),"

@@ -16,7 +16,6 @@ from typing import Any
 from node.cli.hooks import CommandAdder, hooks_of, shared_options
 from node.cli.progress import Tally, on_terminal, progress_bar
 from node.cli.render import print_json, print_pairs, print_table
-from node.cluster.catch_up import catch_up_reporting
 from node.errors import CommandError
 from node.event import LineRejected
 from node.home import open_store, open_store_for_reading, require_home
@@ -184,14 +183,13 @@ async def cmd_observation(args: argparse.Namespace) -> int:
 async def cmd_reprofile(args: argparse.Namespace) -> int:
     config = require_home(args.home)
     profiler = profiler_from_config(config)
-    store = await open_store(config)
-    started = time.perf_counter()
     tally = Tally("replaying events")
+    store = await open_store(config, cluster_progress=tally.step)
+    started = time.perf_counter()
     try:
         async with progress_bar(lambda: tally.reading, show=on_terminal(args)):
             replayed = await rebuild_profiles(
-                store, profiler, batch_size=config.store.batch_size, on_progress=tally.count,
-                catch_up=lambda: catch_up_reporting(store, tally.step))
+                store, profiler, batch_size=config.store.batch_size, on_progress=tally.count)
     finally:
         await store.close()
     elapsed = time.perf_counter() - started

@@ -12,7 +12,7 @@ stages' marks, never a mix. PTR names are kept (they do not depend on events).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import orjson
 
@@ -38,22 +38,20 @@ WHERE key > ? ORDER BY key LIMIT ?
 
 
 async def rebuild_profiles(store: Store, profiler: Profiler, *, batch_size: int = 10_000,
-                           on_progress: Callable[[int, int], None] | None = None,
-                           catch_up: Callable[[], Awaitable[None]] | None = None) -> int:
+                           on_progress: Callable[[int, int], None] | None = None) -> int:
     """Clear and recompute every profile; return how many events were replayed.
 
     One transaction on the store's writer connection: readers see the old
     profiles or the new ones, never a half-built state. ``on_progress`` is
     told (events replayed, events stored) before the first batch and after
-    each, on the writer thread, for a progress bar. ``catch_up`` then brings
-    the derived stages up to date (default `Store.catch_up`; the CLI passes
-    one that reports the clustering pass).
+    each, on the writer thread, for a progress bar. The derived stages are
+    then caught up (a store opened with ``cluster_progress`` reports that pass).
     """
     # every stage reading the profile (clustering) starts over too
     stages = store.dependents([stage.name for stage in PROFILE_STAGES])
     replayed: int = await store.write_job(
         lambda conn: _replay(conn, profiler, batch_size, stages, on_progress))
-    await (catch_up or store.catch_up)()
+    await store.catch_up()
     return replayed
 
 

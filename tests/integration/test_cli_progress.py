@@ -25,7 +25,6 @@ import pytest
 
 from node.cli.node_commands import follow_all
 from node.cli.progress import Reading, Tally, progress_bar
-from node.cluster.catch_up import catch_up_reporting
 from node.cluster.stage import node_stages
 from node.event import Event
 from node.home import init_home, open_store
@@ -54,11 +53,23 @@ def hello(index: int, ja3: str) -> Event:
                                    ja3=ja3).encode())
 
 
+#: What the store's clustering pass reported, per test (the pass reports to whatever
+#: the store was opened with, as `open_store(cluster_progress=)` does for the CLI).
+Steps = list[tuple[str, int, int | None]]
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+def steps() -> Steps:
+    return []
+
+
+@pytest.fixture
+async def store(tmp_path: Path, steps: Steps) -> AsyncIterator[Store]:
     """A profiling store like a node's, with 30 observations: ten tools of three users each."""
-    opened = await Store.open(tmp_path / "node.db", profilers=[Profiler()],
-                              stages=node_stages())
+    opened = await Store.open(
+        tmp_path / "node.db", profilers=[Profiler()],
+        stages=node_stages(on_progress=lambda step, done, total: steps.append(
+            (step, done, total))))
     await opened.write_batch([hello(i, f"{i % 10:032x}") for i in range(30)])
     yield opened
     await opened.close()
@@ -116,48 +127,38 @@ async def test_reprofiling_reports_every_event_replayed(store: Store) -> None:
     assert_counts_up_to_the_total([(done, total) for done, total in calls])
 
 
-async def test_the_clustering_pass_reports_each_step_to_its_total(store: Store) -> None:
-    calls: list[tuple[str, int, int | None]] = []
-
-    def record(step: str, done: int, total: int | None) -> None:
-        calls.append((step, done, total))
-
-    await catch_up_reporting(store, record)  # the first pass: a full one
-    steps = per_step(calls)
-    assert list(steps) == _STEPS
-    for counts in steps.values():
+async def test_the_clustering_pass_reports_each_step_to_its_total(store: Store,
+                                                                  steps: Steps) -> None:
+    await store.catch_up()  # the first pass: a full one
+    found = per_step(steps)
+    assert list(found) == _STEPS
+    for counts in found.values():
         assert_counts_up_to_the_total(counts)
-    assert steps["reading features"][-1] == (30, 30)
-    assert steps["identity layer"][-1] == (30, 30)
+    assert found["reading features"][-1] == (30, 30)
+    assert found["identity layer"][-1] == (30, 30)
     assert not any((await store.lags()).values())
     ten = await store.fetch("SELECT count(DISTINCT coalesce(merged_into, id)) FROM identities")
-    assert ten == [(10,)]  # as clustered by the store's own catch-up
+    assert ten == [(10,)]
 
-    calls.clear()
+    steps.clear()
     await store.write_batch([hello(40, f"{1:032x}")])  # one more user of one tool
-    await catch_up_reporting(store, record)  # a pass over what changed
-    steps = per_step(calls)
-    assert list(steps) == ["reading what changed", *_STEPS[1:]]
-    for counts in steps.values():
+    await store.catch_up()  # a pass over what changed
+    found = per_step(steps)
+    assert list(found) == ["reading what changed", *_STEPS[1:]]
+    for counts in found.values():
         assert_counts_up_to_the_total(counts)
 
-    calls.clear()
-    await catch_up_reporting(store, record)  # nothing behind: no pass, nothing reported
-    assert calls == []
+    steps.clear()
+    await store.catch_up()  # nothing behind: no pass, nothing reported
+    assert steps == []
 
 
-async def test_reprofiling_can_report_the_clustering_pass_it_starts_over(store: Store) -> None:
+async def test_reprofiling_can_report_the_clustering_pass_it_starts_over(
+        store: Store, steps: Steps) -> None:
     tally = Tally("replaying events")
-    seen: list[Reading] = []
-
-    def step(name: str, done: int, total: int | None) -> None:
-        tally.step(name, done, total)
-        seen.append(tally.reading)
-
-    await rebuild_profiles(store, Profiler(), on_progress=tally.count,
-                           catch_up=lambda: catch_up_reporting(store, step))
-    assert list(dict.fromkeys(r.step for r in seen)) == _STEPS  # a full pass again
-    assert tally.reading == Reading(30, 30, "writing campaigns")
+    await rebuild_profiles(store, Profiler(), on_progress=tally.count)
+    assert list(dict.fromkeys(step for step, _, _ in steps)) == _STEPS  # a full pass again
+    assert steps[-1][0] == "writing campaigns" and steps[-1][1] == steps[-1][2]
 
 
 # -- ingest --follow --
