@@ -32,6 +32,7 @@ from federation.keys import NodeKey, load_key_file
 from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.wire import (
+    BLIND_EVALUATE,
     SMTP_TARGET_SEEN,
     FingerprintQuestion,
     NodeInfoQuestion,
@@ -355,7 +356,7 @@ async def test_control_characters_from_a_peer_never_reach_the_terminal(tmp_path:
 
     async def refuse(method: str, body: bytes, metadata: Metadata, *,
                      tls_peer: str | None = None) -> Any:
-        if method == SMTP_TARGET_SEEN:
+        if method in (SMTP_TARGET_SEEN, BLIND_EVALUATE):
             raise InvalidQuestion("no\x1b[2J\x07 such \x1b]0;pwned\x07 thing")
         return await original(method, body, metadata, tls_peer=tls_peer)
 
@@ -367,10 +368,11 @@ async def test_control_characters_from_a_peer_never_reach_the_terminal(tmp_path:
                                   "--key", evil.key.public.text)
         assert code == 0, err
         outputs = [await _cli("--home", str(home), "peers", "check"),
-                   await _cli("--home", str(home), "query", "smtp", "corp1.com")]
-    checked, queried = outputs
+                   await _cli("--home", str(home), "query", "smtp", "corp1.com"),
+                   await _cli("--home", str(home), "query", "smtp", "corp1.com", "--open")]
+    checked, blind, opened = outputs
     assert "evil\\x1b]0;owned\\x07\\x1b[2J\\u202e" in checked[1]  # shown, escaped
-    assert "\\x1b[2J" in queried[1]
+    assert "\\x1b[2J" in blind[1] and "\\x1b[2J" in opened[1]
     for _, out, err in outputs:
         assert not any(c in out + err for c in "\x1b\x07\u202e")
 
