@@ -187,7 +187,7 @@ def _answer_info(_: Checked, node: Answering) -> Answer:
     return NodeInfo(node.name, node.key_id, MIN_SCHEMA_VERSION, MAX_SCHEMA_VERSION, keys)
 
 
-#: Bytes of records per BlindTable answer (well under a client's 4 MiB receive limit).
+#: Bytes of records per BlindTable answer (well under the client's 1 MiB receive limit).
 TABLE_CHUNK_BYTES = 512 * 1024
 
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
+
 from federation._proto.decnet.federation.v1 import federation_pb2 as pb
 from federation.blind.oprf import Evaluation, OprfError, VoprfClient
 from federation.blind.table import (
@@ -59,12 +61,12 @@ NOT_BLIND = "no_blind"
 BLIND = "blind"
 OPEN = "open"
 #: Blinded elements per BlindEvaluate call (a node's default `max_blind_batch`).
-BATCH = 64
+BATCH = 16
 #: What a batch of no real items evaluates (every question normalised to nothing
 #: stored): the call still says which table version is current.
 _PROBE = b"decnet-fed/v1/blind-probe"
-#: Chunks one table may take; a table past this many is refused as oversized.
-MAX_CHUNKS = 256
+#: Largest table accepted (44 MB): a peer cannot make the asker hold more.
+MAX_TABLE_RECORDS = 1_000_000
 
 BlindQuestion = SmtpQuestion | FingerprintQuestion
 
@@ -115,7 +117,7 @@ class TableCache:
             message = pb.BlindTableResponse.FromString(path.read_bytes())
             table = verify_table(_table_of(peer, message, message.chunk), peer.key,
                                  epoch=message.epoch, oprf_public_key=message.oprf_public_key)
-        except (OSError, ValueError, TableError):
+        except (OSError, ValueError, DecodeError, TableError):
             return None  # absent or damaged: fetched again
         self._held[peer.key.key_id] = table
         return table
@@ -200,7 +202,9 @@ async def _answers(client: FederationClient, peer: Peer, items: Sequence[bytes |
         try:
             evaluated = await _evaluate(client, peer, table.header.epoch,
                                         table.header.oprf_public_key, asked)
-        except _EpochOver:
+        except (_EpochOver, _RowFailure):
+            # the key is gone, or the peer answers under another one now (it lost its
+            # state): ask from the start, once
             table = None
     if table is None or evaluated is None:
         epoch, public_key = await _oprf_key(client, peer)
@@ -257,34 +261,52 @@ async def _oprf_key(client: FederationClient, peer: Peer) -> tuple[int, bytes]:
 async def _table(client: FederationClient, peer: Peer, epoch: int, public_key: bytes,
                  cache: TableCache, have: SignedTable | None) -> SignedTable:
     """The peer's verified table of ``epoch``, fetched chunk by chunk (``have``: the
-    version held, answered ``unchanged`` if still current)."""
+    version held, answered ``unchanged`` if still current). A table rebuilt while it
+    was being fetched is fetched again, once."""
+    for _ in range(2):
+        fetched = await _fetch(client, peer, epoch, have)
+        if fetched is None:
+            continue  # a new version appeared mid-fetch
+        if fetched is have:
+            return have
+        try:
+            table = verify_table(fetched, peer.key, epoch=epoch, oprf_public_key=public_key)
+        except TableError as exc:
+            raise _RowFailure(BAD_ANSWER, str(exc)) from None
+        cache.save(table)
+        return table
+    raise _RowFailure(BAD_ANSWER, "its blind table changed twice while it was fetched")
+
+
+async def _fetch(client: FederationClient, peer: Peer, epoch: int,
+                 have: SignedTable | None) -> SignedTable | None:
+    """The chunks of one table version, unverified (``have`` if unchanged; None if the
+    version changed between chunks)."""
     parts: list[bytes] = []
+    received = 0
     first: BlindTableChunk | None = None
     version = 0 if have is None else have.header.version
-    for _ in range(MAX_CHUNKS):
-        offset = sum(len(part) for part in parts) // RECORD_BYTES
-        chunk = (await _ask(client, peer, BlindTableQuestion(epoch, version, offset))).answer
+    while True:
+        chunk = (await _ask(client, peer, BlindTableQuestion(
+            epoch, version, received // RECORD_BYTES))).answer
         assert isinstance(chunk, BlindTableChunk)
         if chunk.unchanged and have is not None and chunk.version == have.header.version:
             return have
         if first is None:
             first, version = chunk, 0  # a new version: every chunk from here on is of it
-        if (chunk.version, chunk.offset, chunk.signature) != \
-                (first.version, offset, first.signature) or len(chunk.chunk) % RECORD_BYTES:
-            raise _RowFailure(BAD_ANSWER, "blind table chunks of different tables")
+            if first.records > MAX_TABLE_RECORDS:
+                raise _RowFailure(BAD_ANSWER, f"blind table of {first.records:,} records, more"
+                                  f" than the {MAX_TABLE_RECORDS:,} accepted")
+        if chunk.version != first.version:
+            return None
+        if (chunk.offset, chunk.signature) != (received // RECORD_BYTES, first.signature) \
+                or len(chunk.chunk) % RECORD_BYTES \
+                or received + len(chunk.chunk) > first.records * RECORD_BYTES:
+            raise _RowFailure(BAD_ANSWER, "blind table chunks that do not add up")
         parts.append(chunk.chunk)
-        if not chunk.chunk or offset + len(chunk.chunk) // RECORD_BYTES >= first.records:
-            break
-    else:
-        raise _RowFailure(BAD_ANSWER, f"blind table larger than {MAX_CHUNKS} chunks")
-    assert first is not None
-    try:
-        table = verify_table(_table_of(peer, first, b"".join(parts)), peer.key, epoch=epoch,
-                             oprf_public_key=public_key)
-    except TableError as exc:
-        raise _RowFailure(BAD_ANSWER, str(exc)) from None
-    cache.save(table)
-    return table
+        received += len(chunk.chunk)
+        if not chunk.chunk or received >= first.records * RECORD_BYTES:
+            return _table_of(peer, first, b"".join(parts))
 
 
 async def _evaluate(client: FederationClient, peer: Peer, epoch: int, public_key: bytes,

@@ -2,9 +2,10 @@
 
 For every item that passes the node's privacy thresholds (an SMTP target
 domain, a client or server fingerprint), the node computes the PRF output
-``y = F(k_epoch, item)`` with its epoch's OPRF key, and from ``y`` a 16-byte
-tag and a 32-byte record key. The record is the coarsened aggregate (count,
-distinct attackers, first and last UTC day: 12 bytes) sealed with
+``y = F(k_epoch, item)`` with its epoch's OPRF key, and from ``y`` and the
+table's version a 16-byte tag and a 32-byte record key. The record is the
+coarsened aggregate (count, distinct attackers, first and last UTC day: 12
+bytes) sealed with
 ChaCha20-Poly1305 under that key, bound to the node, the epoch and the tag.
 An asker who obtained ``y`` for an item (one blind evaluation, `oprf`) finds
 the tag and opens the record; without ``y`` a record is 44 random-looking
@@ -16,7 +17,8 @@ version, record count, SHA-256 of the records) so a relay or a stranger
 cannot pass off another one. No I/O here; `federation.blind.state` keeps the
 tables, the server serves them, the client fetches and caches them.
 
-Each record key encrypts exactly one plaintext, once: the nonce is fixed.
+Each record key encrypts exactly one plaintext, once (it is unique to the item,
+the epoch key and the table version): the nonce is fixed.
 """
 
 from __future__ import annotations
@@ -68,12 +70,19 @@ def fingerprint_item(kind: str, value: str) -> bytes:
     return f"{FINGERPRINT}\x00{kind}\x00{value}".encode()
 
 
-def derive(output: bytes) -> tuple[bytes, bytes]:
-    """``(tag, record key)`` of one PRF output."""
+def derive(output: bytes, version: int) -> tuple[bytes, bytes]:
+    """``(tag, record key)`` of one PRF output in the table of ``version``.
+
+    The version is part of both: the snapshot is retaken hourly within an
+    epoch, and with tag and key fixed per epoch two versions would seal
+    different aggregates under one key and nonce (their XOR readable) and
+    show which records changed, to anyone fetching both, without an evaluation.
+    """
     if len(output) != OUTPUT_BYTES:
         raise ValueError("a PRF output is 64 bytes")
-    tag = hashlib.sha512(_TAG_DOMAIN + output).digest()[:TAG_BYTES]
-    key = hashlib.sha512(_KEY_DOMAIN + output).digest()[:32]
+    framed = struct.pack(">Q", version) + output
+    tag = hashlib.sha512(_TAG_DOMAIN + framed).digest()[:TAG_BYTES]
+    key = hashlib.sha512(_KEY_DOMAIN + framed).digest()[:32]
     return tag, key
 
 
@@ -154,9 +163,10 @@ def _aad(key_id: str, epoch: int, tag: bytes) -> bytes:
     return _AAD_DOMAIN + key_id.encode() + b"\x00" + struct.pack(">Q", epoch) + tag
 
 
-def seal(output: bytes, aggregate: BlindAggregate, key_id: str, epoch: int) -> bytes:
+def seal(output: bytes, aggregate: BlindAggregate, key_id: str, epoch: int,
+         version: int) -> bytes:
     """One record: the tag, then the sealed aggregate."""
-    tag, key = derive(output)
+    tag, key = derive(output, version)
     plain = _PLAIN.pack(aggregate.count, aggregate.distinct_attackers, aggregate.first_day,
                         aggregate.last_day)
     return tag + ChaCha20Poly1305(key).encrypt(_NONCE, plain, _aad(key_id, epoch, tag))
@@ -168,7 +178,7 @@ def open_record(output: bytes, table: SignedTable) -> BlindAggregate | None:
     A record under the right tag that does not open is `TableError`: the table
     was built with another key than the one that evaluated (or was tampered with).
     """
-    tag, key = derive(output)
+    tag, key = derive(output, table.header.version)
     record = table.find(tag)
     if record is None:
         return None
@@ -183,8 +193,8 @@ def open_record(output: bytes, table: SignedTable) -> BlindAggregate | None:
 def build_table(items: Mapping[bytes, SharedSeen], server: VoprfServer, node: NodeKey,
                 epoch: int, version: int) -> SignedTable:
     """Seal every item's aggregate under the epoch's key, sort, and sign the whole."""
-    records = sorted(seal(server.evaluate(item), BlindAggregate.of(seen), node.key_id, epoch)
-                     for item, seen in items.items())
+    records = sorted(seal(server.evaluate(item), BlindAggregate.of(seen), node.key_id, epoch,
+                          version) for item, seen in items.items())
     return sign_table(node, epoch, server.key_pair.public_key, version, b"".join(records))
 
 

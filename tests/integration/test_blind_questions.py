@@ -11,7 +11,9 @@ import pytest
 
 from federation.audit import AuditLog
 from federation.blind.asker import BLIND, NOT_BLIND, TableCache, ask_blind
+from federation.blind.epochs import EpochKeys
 from federation.blind.oprf import KeyPair
+from federation.blind.state import BlindAnswers
 from federation.client import BAD_ANSWER, OK, REFUSED
 from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
@@ -210,3 +212,30 @@ async def test_a_warm_question_is_one_call_and_a_new_table_version_is_fetched(
             (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
                                       fresh)
             assert rows[0].status == OK and asked == ["BlindEvaluateQuestion"]
+
+
+async def test_a_damaged_cache_or_a_peer_that_lost_its_key_is_asked_from_the_start(
+        tmp_path: Path) -> None:
+    async with running_node("alpha", FakeQuery()) as alpha, \
+            running_node("bravo", FakeQuery()) as bravo:
+        trust_each_other([alpha, bravo])
+        directory = tmp_path / "cache"
+        blind = bravo.service.blind
+        assert blind is not None
+
+        async def seen(cache: TableCache) -> tuple[str, bool]:
+            async with client_for(alpha) as client:
+                (rows,) = await ask_blind(client, list(alpha.trust),
+                                          [SmtpQuestion("corp1.com")], cache)
+            return rows[0].status, rows[0].answer is not None \
+                and rows[0].answer.seen.seen  # type: ignore[union-attr]
+
+        assert await seen(TableCache(directory)) == (OK, True)
+        (cached,) = directory.glob("*.table")
+        cached.write_bytes(b"\xff not a table")
+        assert await seen(TableCache(directory)) == (OK, True)  # fetched again
+        # bravo lost federation.db: a new key for the same epoch; the cached table's
+        # key no longer proves anything, so the asker starts over instead of failing
+        bravo.service.blind = BlindAnswers(bravo.key, EpochKeys(
+            None, epoch_s=blind.keys.epoch_s, grace_s=blind.keys.grace_s))  # a restart
+        assert await seen(TableCache(directory)) == (OK, True)

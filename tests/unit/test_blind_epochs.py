@@ -33,3 +33,16 @@ def test_a_key_lives_its_epoch_and_grace_then_is_deleted(tmp_path: Path) -> None
     again.close()
     stored = sqlite3.connect(path).execute("SELECT epoch FROM oprf_keys").fetchall()
     assert stored == [(20_001,), (20_002,)]  # 20,000's secret is gone from the file
+
+
+def test_a_key_is_deleted_as_soon_as_its_grace_is_over_even_when_cached(
+        tmp_path: Path) -> None:
+    path = tmp_path / "federation.db"
+    keys = EpochKeys(path, epoch_s=100, grace_s=10)
+    assert keys.key(5, 550) is not None and keys.key(6, 601) is not None
+    assert keys.key(5, 605) is not None  # in its grace, from the cache
+    assert keys.key(6, 611) is not None  # a cache hit: the first call after the grace
+    stored = sqlite3.connect(path).execute("SELECT epoch FROM oprf_keys").fetchall()
+    assert stored == [(6,)]
+    assert keys.key(5, 611) is None
+    keys.close()

@@ -107,3 +107,18 @@ def test_chunks_cover_the_records_exactly_once() -> None:
     assert [start for start, _ in parts] == [0, 2, 4, 6, 8]
     assert b"".join(part for _, part in parts) == records
     assert list(chunks(b"", 100)) == [(0, b"")]
+
+
+def test_two_versions_of_a_table_share_no_tag_and_no_keystream() -> None:
+    """Retaken snapshots in one epoch: nothing links a record to its previous version."""
+    node, server = NodeKey.generate(), VoprfServer(KeyPair.generate())
+    first = build_table(table_items({"corp1.com": SEEN}, {}), server, node, 5, 1)
+    grown = dataclasses.replace(SEEN, count=SEEN.count + 1)
+    second = build_table(table_items({"corp1.com": grown}, {}), server, node, 5, 2)
+    assert first.records[:16] != second.records[:16]
+    plain_xor = bytes(a ^ b for a, b in zip(first.records[16:28], second.records[16:28],
+                                            strict=True))
+    assert plain_xor != (7 ^ 8).to_bytes(4, "big") + bytes(8)  # not the counts' XOR
+    output = _ask(server, smtp_item("corp1.com"))
+    assert open_record(output, first) == BlindAggregate(7, 0, 20_500, 20_503)
+    assert open_record(output, second) == BlindAggregate(8, 0, 20_500, 20_503)
