@@ -178,7 +178,7 @@ def test_serve_and_query_over_tls_end_to_end(
     table = fed(bravo, "query", "smtp", "victim-co.com", "--peer", "alpha").stdout
     assert table.splitlines()[0].split() == ["PEER", "MODE", "STATUS", "SEEN", "COUNT", "FIRST",
                                              "SEEN", "LAST", "SEEN", "LATENCY", "NOTE"]
-    assert "seen by 1 of 1 peers" in table
+    assert "seen by 1 of 1 peer (1 answered)" in table
     fingerprint = json_out(fed(bravo, "query", "fingerprint", "ja3",
                                "e7d705a3286e19ea42f587b344ee6865", "--peer", "alpha", "--json"))
     assert fingerprint["answers"][0]["seen"] is True
@@ -234,7 +234,7 @@ def test_query_with_every_peer_down_reports_each_row_and_exits_1(tmp_path: Path)
                check=False)
     assert proc.returncode == 1
     assert "ghost" in proc.stdout and "unreachable" in proc.stdout
-    assert "seen by 0 of 1 peers (0 answered)" in proc.stdout
+    assert "seen by 0 of 1 peer (0 answered)" in proc.stdout
 
 
 def test_a_second_node_on_the_same_home_is_refused_in_one_line(
