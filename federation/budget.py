@@ -66,19 +66,12 @@ class PeerBudgets:
         return True
 
     def charge_evaluations(self, key_id: str, count: int, now_s: float) -> None:
-        """Count ``count`` blind evaluations for today and spend a rate token for each
-        beyond the one the request already took; `OverBudget` charges nothing."""
+        """Count ``count`` blind evaluations for today; `OverBudget` charges nothing."""
         day = self._today(key_id, now_s)
         limit = self._policy.daily_blind_evaluations
         if day.evaluations + count > limit:
             raise OverBudget(f"daily budget of {limit} blind evaluations used up"
                              f" ({day.evaluations} used, {count} asked)")
-        bucket = self._buckets.get(key_id)
-        if count > 1 and bucket is not None:
-            if bucket.tokens < count - 1:
-                raise OverBudget(f"rate limit: {self._policy.rate_per_s:g} blind evaluations/s,"
-                                 f" burst {self._policy.burst}")
-            bucket.tokens -= count - 1
         day.evaluations += count
 
     def refund_evaluations(self, key_id: str, count: int, now_s: float) -> None:

@@ -108,7 +108,7 @@ class Method:
     #: at most once a minute per peer, each line counting the calls it stands for.
     upkeep: bool = False
     #: Blind evaluations the question asks for: each is charged to the daily
-    #: evaluation budget and one rate token (every guess costs one).
+    #: evaluation budget (every guess costs one).
     evaluations: Callable[[Any], int] | None = None
 
     def request_limit(self, limits: ServerLimits) -> int:

@@ -59,12 +59,12 @@ class PrivacyPolicy:
     #: question in flight across the boundary); then the key is deleted.
     blind_grace_s: int = 600
     #: Blind evaluations a peer may ask per UTC day (each blinded element is
-    #: one, and costs one rate token): every guess at a domain or fingerprint
-    #: costs one, so this bounds enumeration as ``daily_distinct_questions``
-    #: does for open ones. Kept across restarts.
+    #: one): every guess at a domain or fingerprint costs one, so this bounds
+    #: enumeration as ``daily_distinct_questions`` does for open ones. Kept
+    #: across restarts.
     daily_blind_evaluations: int = 500
-    #: Blinded elements one request may carry (each takes a rate token, so at most
-    #: ``burst``).
+    #: Blinded elements one request may carry; with the request rate this bounds
+    #: evaluations per second to ``rate_per_s`` times it.
     max_blind_batch: int = 16
 
     def __post_init__(self) -> None:
@@ -79,9 +79,8 @@ class PrivacyPolicy:
         if not 0 <= self.blind_grace_s < self.blind_epoch_s:
             raise ValueError(f"blind_grace_s: must be 0 .. blind_epoch_s - 1, got"
                              f" {self.blind_grace_s!r}")
-        if self.max_blind_batch > min(1024, self.burst):
-            raise ValueError(f"max_blind_batch: must be ≤ burst ({self.burst}) and ≤ 1024, got"
-                             f" {self.max_blind_batch!r}: each element takes a rate token")
+        if self.max_blind_batch > 1024:
+            raise ValueError(f"max_blind_batch: must be ≤ 1024, got {self.max_blind_batch!r}")
         if not self.rate_per_s > 0:
             raise ValueError(f"rate_per_s: must be > 0, got {self.rate_per_s!r}")
 
