@@ -197,15 +197,20 @@ async def _answers(client: FederationClient, peer: Peer, items: Sequence[bytes |
     asked = [item for item in items if item is not None]
     table = cache.latest(peer)
     evaluated: tuple[list[bytes], int] | None = None
+    if table is not None and gossiped.get(table.header.epoch,
+                                          table.header.oprf_public_key) != \
+            table.header.oprf_public_key:
+        table = None  # gossip knows a newer key for that epoch: the cache is stale
     if table is not None:
-        _check_gossiped(table.header.epoch, table.header.oprf_public_key, gossiped)
         try:
             evaluated = await _evaluate(client, peer, table.header.epoch,
                                         table.header.oprf_public_key, asked)
-        except (_EpochOver, _RowFailure):
-            # the key is gone, or the peer answers under another one now (it lost its
-            # state): ask from the start, once
-            table = None
+        except _EpochOver:
+            table = None  # the key is gone: ask from the start
+        except _RowFailure as failure:
+            if failure.status != BAD_ANSWER:
+                raise
+            table = None  # a proof that fails the cached key (the peer lost its state)
     if table is None or evaluated is None:
         epoch, public_key = await _oprf_key(client, peer)
         _check_gossiped(epoch, public_key, gossiped)
