@@ -168,11 +168,16 @@ async def test_plaintext_client_cannot_talk_to_a_tls_node() -> None:
     assert row.status == UNREACHABLE
 
 
-async def test_a_peer_added_without_its_certificate_connects_once_it_is_fetched() -> None:
+@pytest.mark.parametrize("pinned", ["none", "version 1"])
+async def test_a_peer_connects_once_serve_fetched_its_current_certificate(pinned: str) -> None:
+    """alpha trusts bravo without its certificate (unreachable when added), or pinned
+    bravo's version 1 certificate while bravo now presents version 2: TLS pins bytes,
+    so alpha's handshake refuses bravo until `serve` fetches the current one."""
     async with running_node("alpha", FakeQuery()) as alpha, \
             running_node("bravo", FakeQuery()) as bravo:
         trust = alpha.trust
-        trust.add("bravo", bravo.address, bravo.key.public.text)  # unreachable when added
+        trust.add("bravo", bravo.address, bravo.key.public.text,
+                  legacy_certificate(bravo.key) if pinned == "version 1" else None)
         alpha.node.replace_trust(trust)
         bravo.trust_key("alpha", alpha.key)
 
@@ -184,6 +189,9 @@ async def test_a_peer_added_without_its_certificate_connects_once_it_is_fetched(
         assert await bravo_asks() == UNREACHABLE
         assert await alpha.node.fetch_missing_certificates() == 1  # what `serve` retries
         assert await bravo_asks() == OK
+        current = alpha.trust.by_name("bravo")
+        assert current is not None and current.certificate is not None
+        assert not is_legacy_certificate(current.certificate)
         assert await alpha.node.fetch_missing_certificates() == 0
 
 
@@ -290,28 +298,3 @@ def test_a_malformed_binding_uri_is_refused(text: str) -> None:
             .sign(tls_key, hashes.SHA256()))
     with pytest.raises(PinMismatch, match="malformed|not bound"):
         verify_binding(cert.public_bytes(serialization.Encoding.DER), key.public)
-
-
-async def test_a_peer_that_pinned_a_version_1_certificate_accepts_the_upgraded_node() -> None:
-    """alpha pinned bravo's version 1 certificate; bravo now presents version 2."""
-    async with running_node("alpha", FakeQuery()) as alpha, \
-            running_node("bravo", FakeQuery()) as bravo:
-        trust = alpha.trust
-        trust.add("bravo", bravo.address, bravo.key.public.text, legacy_certificate(bravo.key))
-        alpha.node.replace_trust(trust)
-        bravo.trust_key("alpha", alpha.key)
-
-        async def bravo_asks() -> str:
-            async with FederationClient(bravo.key, plaintext=False, deadline_s=5,
-                                        clock=alpha.clock) as client:
-                return (await client.ask(alpha.as_peer(), NodeInfoQuestion())).status
-
-        # TLS pins bytes: until alpha holds version 2 its handshake refuses bravo ...
-        assert await bravo_asks() == UNREACHABLE
-        # ... and `serve` fetches it (what it retries every peer_certificate_retry_s)
-        assert await alpha.node.fetch_missing_certificates() == 1
-        assert await bravo_asks() == OK
-        pinned = alpha.trust.by_name("bravo")
-        assert pinned is not None and pinned.certificate is not None
-        assert not is_legacy_certificate(pinned.certificate)
-        assert await alpha.node.fetch_missing_certificates() == 0
