@@ -25,7 +25,8 @@ ENV_ALIASES = {"DECNET_FED_GOSSIP_INTERVAL": "DECNET_FED_GOSSIP_INTERVAL_S"}
 class GossipConfig:
     """How often and how widely this node gossips, and what one exchange may carry."""
 
-    #: Run gossip, membership and (if interfaces are named) discovery in `serve`.
+    #: Run gossip and membership in `serve` (discovery has its own switch:
+    #: ``[discovery] interfaces``, empty by default).
     enabled: bool = True
     #: Seconds between gossip rounds. Shorter spreads records faster (a new
     #: identity reaches N nodes in about log(N)/log(fanout+1) rounds) at the
