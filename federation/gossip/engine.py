@@ -97,10 +97,14 @@ class GossipEngine:
         return pb.GossipRequest(schema_version=1, digest=self._advertise(peer))
 
     def answer(self, asker: str, request: pb.GossipRequest) -> pb.GossipResponse:
-        """Take what ``asker`` pushed; give what it lacks and this node's digest chunk."""
+        """Take what ``asker`` pushed; give what it lacks and this node's digest chunk.
+
+        A push (the second call of a round, `push_for`) carries no digest: it was
+        answered by the pull before it, so it gets no records (read as an empty
+        digest it would get a whole message budget of them, thrown away)."""
         self.receive(asker, request.deltas)
         response = pb.GossipResponse(schema_version=1, digest=self._advertise(asker))
-        if not self.ignored(asker):
+        if not self.ignored(asker) and request.HasField("digest"):
             response.deltas.extend(self.state.deltas_for(request.digest, self.budget))
         return response
 

@@ -85,6 +85,22 @@ def test_the_asker_pushes_what_the_answerer_lacks(tmp_path: Path) -> None:
     assert a.held() == b.held() == {KEYS[0].key_id: 1, KEYS[1].key_id: 1}
 
 
+def test_a_push_is_answered_without_records_and_an_empty_pull_with_them(
+        tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32)])
+    b.publish([summary("h9", "d" * 32)])
+    pulled = b.answer(a.key.key_id, a.request_for(b.key.key_id))
+    assert sum(len(d.records) for d in pulled.deltas) == 1  # what a lacks
+    push = a.push_for(b.key.key_id, pulled.digest)
+    assert push.deltas and not push.HasField("digest")
+    answered = b.answer(a.key.key_id, push)
+    assert list(answered.deltas) == []  # the pull already answered; nothing thrown away
+    c = engine(tmp_path, 2)  # a new node: an empty digest still gets everything
+    empty = b.answer(c.key.key_id, c.request_for(b.key.key_id))
+    assert sum(len(d.records) for d in empty.deltas) == 2
+
+
 def test_a_replayed_delta_is_refused_and_costs_the_sender(tmp_path: Path) -> None:
     a, b = engine(tmp_path, 0), engine(tmp_path, 1)
     a.publish([summary("h1", "a" * 32)])
