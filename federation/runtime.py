@@ -252,6 +252,23 @@ class FederationNode:
             self._start(_every(*catch_up))
         if self.certificates is not None:
             self._start(_every(self.certificate_retry_s, self.fetch_missing_certificates))
+        if self.service.blind is not None:
+            self._start(self._blind_table_each_epoch())
+
+    async def _blind_table_each_epoch(self) -> None:
+        """Build each new epoch's blind table as the epoch starts, so its first asker does
+        not wait for it (seconds at 100k items)."""
+        blind = self.service.blind
+        assert blind is not None
+        while True:
+            now_s = self.service.clock()
+            next_epoch_s = (blind.keys.epoch_at(now_s) + 1) * blind.keys.epoch_s
+            await asyncio.sleep(max(0.0, next_epoch_s - now_s) + 0.01)
+            try:
+                await blind.prepare(self.service.snapshot, self.service.clock())
+            except Exception:
+                logger.exception("blind table of the new epoch not built; its first asker"
+                                 " builds it")
 
     def _start(self, job: Coroutine[object, None, object]) -> None:
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from tests.integration.federation_nodes import (
     store_nodes,
     trust_each_other,
 )
+from tests.support import async_wait_for
 
 JA3 = "e7d705a3286e19ea42f587b344ee6865"
 NEVER = "never-seen-7f3a9c.org"
@@ -239,3 +241,16 @@ async def test_a_damaged_cache_or_a_peer_that_lost_its_key_is_asked_from_the_sta
         bravo.service.blind = BlindAnswers(bravo.key, EpochKeys(
             None, epoch_s=blind.keys.epoch_s, grace_s=blind.keys.grace_s))  # a restart
         assert await seen(TableCache(directory)) == (OK, True)
+
+
+async def test_each_new_epochs_table_is_built_as_the_epoch_starts() -> None:
+    """No asker waits for it: serve's maintenance builds it at the boundary."""
+    policy = dataclasses.replace(PrivacyPolicy.local(), blind_epoch_s=1, blind_grace_s=0)
+    async with running_node("bravo", FakeQuery(), policy=policy, clock=time.time) as bravo:
+        blind = bravo.service.blind
+        assert blind is not None
+        started = blind.keys.epoch_at(time.time())
+        bravo.node.start_maintenance(refresh_s=3600)
+        await async_wait_for(
+            lambda: blind.table_version(started + 2) != 0,
+            "the table of an epoch that began after maintenance started")
