@@ -42,7 +42,7 @@ from federation.gossip.discovery import (
     load_candidates,
 )
 from federation.gossip.index import FederatedIndex, Seen, load_records
-from federation.gossip.record import Record
+from federation.gossip.record import Kind, Record
 from federation.gossip.store import GossipStore
 from federation.keys import (
     NodeKey,
@@ -198,8 +198,9 @@ def _load(args: argparse.Namespace) -> tuple[FederationConfig, NodeKey]:
     return fed, load_key_file(fed.key_path)
 
 
-async def gossiped_records(config: Config) -> list[Record] | None:
-    """The live records of trusted origins in this home's gossip file (None: no file)."""
+async def gossiped_records(config: Config, kind: Kind | None = None) -> list[Record] | None:
+    """The live records of trusted origins in this home's gossip file, only of ``kind``
+    if given (None: no file)."""
     fed = load_federation_config(config)
     path = config.home_file(GOSSIP_FILE)
     if not path.exists():
@@ -207,7 +208,7 @@ async def gossiped_records(config: Config) -> list[Record] | None:
     trust = TrustStore.load(fed.peers_path)
     try:
         return await asyncio.to_thread(load_records, path,
-                                       lambda origin: trust.by_key_id(origin) is not None)
+                                       lambda origin: trust.by_key_id(origin) is not None, kind)
     except sqlite3.Error as exc:
         raise CommandError(gossip_file_problem(path, exc)) from None
 
@@ -224,7 +225,7 @@ async def federated_index(config: Config) -> FederatedIndex | None:
 async def _gossiped_oprf_keys(config: Config) -> dict[str, dict[int, bytes]]:
     """Each peer's OPRF keys as gossip says (empty without gossip: NodeInfo is taken)."""
     try:
-        records = await gossiped_records(config)
+        records = await gossiped_records(config, Kind.BLIND_KEY)  # not every summary
     except CommandError as exc:
         logger.warning("%s; OPRF keys are not checked against gossip", exc)
         return {}

@@ -103,15 +103,18 @@ class FederatedIndex:
         return SharedMatch(len(origins), tuple(dict.fromkeys(signals)))
 
 
-def load_records(path: Path, trusted: Callable[[str], bool]) -> list[Record]:
-    """The live records of trusted origins in a gossip file, read-only (a running `serve`
-    may be writing it); none when there is no file yet."""
+def load_records(path: Path, trusted: Callable[[str], bool],
+                 kind: Kind | None = None) -> list[Record]:
+    """The live records of trusted origins in a gossip file (only of ``kind`` if given),
+    read-only (a running `serve` may be writing it); none when there is no file yet."""
     if not path.exists():
         return []
+    wanted = None if kind is None else int(kind)
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
         rows = db.execute("SELECT origin, record_id, version, kind, issued_day, schema_minor,"
-                          " body, signature FROM records WHERE kind != ?",
-                          (int(Kind.TOMBSTONE),)).fetchall()
+                          " body, signature FROM records WHERE kind != ?"
+                          " AND (? IS NULL OR kind = ?)",
+                          (int(Kind.TOMBSTONE), wanted, wanted)).fetchall()
     return [Record(bytes(body), bytes(sig), origin, version, bytes(rid), Kind(kind), day, minor)
             for origin, rid, version, kind, day, minor, body, sig in rows if trusted(origin)]
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from federation._proto.decnet.federation.v1 import federation_pb2 as pb
+from federation.blind.published import gossiped_keys, key_summary
 from federation.errors import OverBudget
 from federation.gossip.config import GossipConfig
 from federation.gossip.engine import GossipEngine
-from federation.gossip.record import RECORD_DOMAIN
+from federation.gossip.index import load_records
+from federation.gossip.record import RECORD_DOMAIN, Kind
 from federation.gossip.store import GossipStore
 from federation.keys import NodeKey, PeerKey
 from federation.privacy import PrivacyPolicy
@@ -195,3 +197,16 @@ def test_records_of_an_origin_no_longer_trusted_are_forgotten(tmp_path: Path) ->
         assert engine(tmp_path, 1).held() == {}  # forgotten in the file too
     finally:
         TRUSTED[KEYS[0].key_id] = KEYS[0].public
+
+
+def test_the_cli_reads_only_the_kind_it_needs_from_the_gossip_file(tmp_path: Path) -> None:
+    a, b = engine(tmp_path, 0), engine(tmp_path, 1)
+    a.publish([summary("h1", "a" * 32), key_summary([(7, b"\x01" * 32)])])
+    round_trip(b, a)
+    b.close()
+    path = tmp_path / "gossip-1.db"
+    every = load_records(path, lambda origin: True)
+    keys = load_records(path, lambda origin: True, Kind.BLIND_KEY)
+    assert sorted(r.kind for r in every) == sorted([Kind.IDENTITY, Kind.BLIND_KEY])
+    assert [r.kind for r in keys] == [Kind.BLIND_KEY]
+    assert gossiped_keys(keys) == {KEYS[0].key_id: {7: b"\x01" * 32}}
