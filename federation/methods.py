@@ -198,22 +198,26 @@ def _check_blind_evaluate(question: BlindEvaluateQuestion, policy: PrivacyPolicy
     return Checked(question, None, b"blind-evaluate")
 
 
-def _answer_blind_evaluate(checked: Checked, node: Answering) -> Answer:
+def _blind(node: Answering) -> BlindAnswers:
     if node.blind is None:
         raise NotServed("this node does not serve blind questions")
+    return node.blind
+
+
+def _answer_blind_evaluate(checked: Checked, node: Answering) -> Answer:
+    blind = _blind(node)
     question = checked.question
     assert isinstance(question, BlindEvaluateQuestion)
-    evaluation = node.blind.evaluate(question.epoch, question.blinded, node.now_s)
+    evaluation = blind.evaluate(question.epoch, question.blinded, node.now_s)
     return BlindEvaluation(question.epoch, evaluation.evaluated_elements, evaluation.proof,
-                           node.blind.table_version(question.epoch))
+                           blind.table_version(question.epoch))
 
 
 async def _answer_blind_table(checked: Checked, node: Answering) -> Answer:
-    if node.blind is None:
-        raise NotServed("this node does not serve blind questions")
+    blind = _blind(node)
     question = checked.question
     assert isinstance(question, BlindTableQuestion)
-    table = await node.blind.table(question.epoch, node.snapshot, node.now_s)
+    table = await blind.table(question.epoch, node.snapshot, node.now_s)
     header = table.header
     unchanged = question.have_version == header.version
     if not unchanged and question.offset > header.records:

@@ -15,7 +15,7 @@ store).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -52,23 +52,22 @@ class _TotalsCollector(Collector):
                 ("identities", totals.identities, "Identities (groups of observations)."),
                 ("campaigns", totals.campaigns, "Campaigns (groups of identities).")):
             yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=value)
-        rejected = GaugeMetricFamily(f"{PREFIX}_field_rejections",
-                                     "Event fields rejected by the profiler, by reason.",
-                                     labels=["reason"])
-        for reason, count in sorted(totals.field_rejections.items()):
-            rejected.add_metric([reason], count)
-        yield rejected
-        records = GaugeMetricFamily(f"{PREFIX}_gossip_records",
-                                    "Gossip records held, by trusted origin key id.",
-                                    labels=["origin"])
-        for origin, count in sorted(totals.records_per_origin.items()):
-            records.add_metric([origin], count)
-        yield records
-        members = GaugeMetricFamily(f"{PREFIX}_peers", "Trusted peers by membership state.",
-                                    labels=["state"])
-        for state in ("alive", "suspect", "dead"):
-            members.add_metric([state], totals.members.get(state, 0))
-        yield members
+        yield _labelled("field_rejections", "Event fields rejected by the profiler, by reason.",
+                        "reason", sorted(totals.field_rejections.items()))
+        yield _labelled("gossip_records", "Gossip records held, by trusted origin key id.",
+                        "origin", sorted(totals.records_per_origin.items()))
+        yield _labelled("peers", "Trusted peers by membership state.", "state",
+                        [(state, totals.members.get(state, 0))
+                         for state in ("alive", "suspect", "dead")])
+
+
+def _labelled(name: str, doc: str, label: str,
+              values: Iterable[tuple[str, int]]) -> GaugeMetricFamily:
+    """A gauge per label value (each one this node's own, never attacker-chosen)."""
+    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=[label])
+    for value, count in values:
+        family.add_metric([value], count)
+    return family
 
 
 class Metrics:
