@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,14 @@ from federation.blind.asker import BLIND, NOT_BLIND, TableCache, ask_blind
 from federation.blind.epochs import EpochKeys
 from federation.blind.oprf import KeyPair
 from federation.blind.state import BlindAnswers
-from federation.client import BAD_ANSWER, OK, REFUSED
+from federation.client import BAD_ANSWER, OK, REFUSED, PeerAnswer
 from federation.ledger import Ledger
 from federation.privacy import PrivacyPolicy
 from federation.wire import FingerprintQuestion, SeenAnswer, SmtpQuestion
 from node.query import StoreQuery
 from tests.federation_helpers import FakeQuery, mail_line, tls_line
 from tests.integration.federation_nodes import (
+    RunningNode,
     client_for,
     ingest,
     running_node,
@@ -32,6 +34,15 @@ from tests.support import async_wait_for
 
 JA3 = "e7d705a3286e19ea42f587b344ee6865"
 NEVER = "never-seen-7f3a9c.org"
+
+
+async def ask_alone(asker: RunningNode, domain: str, cache: TableCache | None = None,
+                    gossiped: Mapping[str, Mapping[int, bytes]] | None = None) -> PeerAnswer:
+    """``asker``'s one trusted peer asked blind about ``domain``: that peer's row."""
+    async with client_for(asker) as client:
+        ((row,),) = await ask_blind(client, list(asker.trust), [SmtpQuestion(domain)],
+                                    cache or TableCache(None), gossiped)
+    return row
 
 
 def write_log(path: Path, lines: list[str]) -> Path:
@@ -75,11 +86,9 @@ async def test_the_answering_node_keeps_no_trace_of_the_item(
                 running_node("bravo", StoreQuery(store), audit=AuditLog(home / "audit.log"),
                              ledger=Ledger(home / "federation.db")) as bravo:
             trust_each_other([alpha, bravo])
-            async with client_for(alpha) as client:
-                (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion(NEVER)],
-                                          TableCache(None))
-            assert rows[0].status == OK
-            assert not rows[0].answer.seen.seen  # type: ignore[union-attr]
+            row = await ask_alone(alpha, NEVER)
+            assert row.status == OK
+            assert not row.answer.seen.seen  # type: ignore[union-attr]
     finally:
         await store.close()
     audit = (home / "audit.log").read_text(encoding="utf-8")
@@ -97,10 +106,8 @@ async def test_a_node_without_blind_questions_is_a_row_saying_so(tmp_path: Path)
     async with running_node("alpha", FakeQuery()) as alpha, \
             running_node("bravo", FakeQuery(), policy=closed) as bravo:
         trust_each_other([alpha, bravo])
-        async with client_for(alpha) as client:
-            (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
-                                      TableCache(None))
-    assert (rows[0].status, rows[0].answer) == (NOT_BLIND, None)
+        row = await ask_alone(alpha, "corp1.com")
+    assert (row.status, row.answer) == (NOT_BLIND, None)
 
 
 async def test_a_tampered_evaluation_or_foreign_table_is_a_bad_answer(tmp_path: Path) -> None:
@@ -117,11 +124,9 @@ async def test_a_tampered_evaluation_or_foreign_table_is_a_bad_answer(tmp_path: 
             return dataclasses.replace(evaluation, proof=proof)
 
         blind.evaluate = tampered  # type: ignore[method-assign]
-        async with client_for(alpha) as client:
-            (rows,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
-                                      TableCache(None))
-        assert rows[0].status in (BAD_ANSWER, REFUSED) and rows[0].answer is None
-        assert rows[0].status == BAD_ANSWER, rows[0].error
+        row = await ask_alone(alpha, "corp1.com")
+        assert row.status in (BAD_ANSWER, REFUSED) and row.answer is None
+        assert row.status == BAD_ANSWER, row.error
 
 
 async def test_answers_stay_correct_across_an_epoch_boundary(tmp_path: Path) -> None:
@@ -134,10 +139,7 @@ async def test_answers_stay_correct_across_an_epoch_boundary(tmp_path: Path) -> 
         cache = TableCache(tmp_path / "cache")
 
         async def seen() -> tuple[str, bool | None]:
-            async with client_for(alpha) as client:
-                (rows,) = await ask_blind(client, list(alpha.trust),
-                                          [SmtpQuestion("corp1.com")], cache)
-            row = rows[0]
+            row = await ask_alone(alpha, "corp1.com", cache)
             return row.status, None if row.answer is None \
                 else row.answer.seen.seen  # type: ignore[union-attr]
 
@@ -166,13 +168,10 @@ async def test_a_key_other_than_the_gossiped_one_is_a_bad_answer(tmp_path: Path)
         ((epoch, public),) = blind.keys.public_keys(bravo.clock.now)
         honest = {bravo.key.key_id: {epoch: public}}
         other = {bravo.key.key_id: {epoch: KeyPair.generate().public_key}}
-        async with client_for(alpha) as client:
-            (fine,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
-                                      TableCache(None), honest)
-            (caught,) = await ask_blind(client, list(alpha.trust), [SmtpQuestion("corp1.com")],
-                                        TableCache(None), other)
-    assert fine[0].status == OK
-    assert caught[0].status == BAD_ANSWER and "gossips" in (caught[0].error or "")
+        fine = await ask_alone(alpha, "corp1.com", gossiped=honest)
+        caught = await ask_alone(alpha, "corp1.com", gossiped=other)
+    assert fine.status == OK
+    assert caught.status == BAD_ANSWER and "gossips" in (caught.error or "")
 
 
 async def test_a_warm_question_is_one_call_and_a_new_table_version_is_fetched(
@@ -226,11 +225,9 @@ async def test_a_damaged_cache_or_a_peer_that_lost_its_key_is_asked_from_the_sta
         assert blind is not None
 
         async def seen(cache: TableCache) -> tuple[str, bool]:
-            async with client_for(alpha) as client:
-                (rows,) = await ask_blind(client, list(alpha.trust),
-                                          [SmtpQuestion("corp1.com")], cache)
-            return rows[0].status, rows[0].answer is not None \
-                and rows[0].answer.seen.seen  # type: ignore[union-attr]
+            row = await ask_alone(alpha, "corp1.com", cache)
+            return row.status, row.answer is not None \
+                and row.answer.seen.seen  # type: ignore[union-attr]
 
         assert await seen(TableCache(directory)) == (OK, True)
         (cached,) = directory.glob("*.table")
