@@ -59,7 +59,6 @@ BLIND_TABLES_DIR = "blind-tables"
 #: Status of a peer that lists no OPRF key.
 NOT_BLIND = "no_blind"
 BLIND = "blind"
-OPEN = "open"
 #: Blinded elements per BlindEvaluate call (a node's default `max_blind_batch`).
 BATCH = 16
 #: What a batch of no real items evaluates (every question normalised to nothing

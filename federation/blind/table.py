@@ -27,7 +27,7 @@ import bisect
 import dataclasses
 import hashlib
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -246,11 +246,3 @@ def table_items(smtp: Mapping[str, SharedSeen],
     items.update((fingerprint_item(kind, value), seen)
                  for (kind, value), seen in fingerprints.items() if seen.seen)
     return items
-
-
-def chunks(records: bytes, max_bytes: int) -> Iterable[tuple[int, bytes]]:
-    """``(first record index, records)`` slices of at most ``max_bytes``."""
-    per = max(1, max_bytes // RECORD_BYTES)
-    total = len(records) // RECORD_BYTES
-    for start in range(0, max(total, 1), per):
-        yield start, records[start * RECORD_BYTES:(start + per) * RECORD_BYTES]

@@ -12,7 +12,6 @@ from federation.blind.table import (
     BlindAggregate,
     TableError,
     build_table,
-    chunks,
     fingerprint_item,
     open_record,
     sign_table,
@@ -99,14 +98,6 @@ def test_tampered_records_are_refused() -> None:
     resigned = sign_table(node, 5, public, 2, swapped)
     with pytest.raises(TableError, match="not sorted"):
         verify_table(resigned, node.public, epoch=5, oprf_public_key=public)
-
-
-def test_chunks_cover_the_records_exactly_once() -> None:
-    records = bytes(range(44)) * 10
-    parts = list(chunks(records, 100))
-    assert [start for start, _ in parts] == [0, 2, 4, 6, 8]
-    assert b"".join(part for _, part in parts) == records
-    assert list(chunks(b"", 100)) == [(0, b"")]
 
 
 def test_two_versions_of_a_table_share_no_tag_and_no_keystream() -> None:
